@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { pathToFileURL } from 'node:url';
 
+import { register as registerDebug } from './commands/debug.js';
 import { register as registerInfo } from './commands/info.js';
 import { register as registerRun } from './commands/run.js';
 import { UserError } from './lib/errors.js';
@@ -18,8 +19,20 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerRun(program);
+  registerDebug(program);
   registerInfo(program);
-  program.addHelpText('after', '\nExamples:\n  $ tsmalloc run ls -l\n  $ tsmalloc run --allocator simple vim notes.txt\n  $ tsmalloc info');
+  program.addHelpText(
+    'after',
+    [
+      '',
+      'Examples:',
+      '  $ tsmalloc run ls -l',
+      '  $ tsmalloc run --allocator simple vim notes.txt',
+      '  $ tsmalloc run --backtrace ./myprog     # on a crash, print the backtrace',
+      '  $ tsmalloc debug                        # explain the newest core in this directory',
+      '  $ tsmalloc info',
+    ].join('\n'),
+  );
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

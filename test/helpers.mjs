@@ -1,7 +1,7 @@
 // Shared by the uvu tests: run the built CLI, compile C fixtures once, find the bundled libraries.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +34,10 @@ export function scratch() {
 /** Compiles test/c/<name>.c (or test/fixtures/) once per source content and returns the executable's path. */
 export function compileC(relPath, flags = []) {
   const src = join(root, relPath);
-  const key = createHash('sha256').update(readFileSync(src)).update(flags.join(' ')).digest('hex').slice(0, 12);
+  // The key covers the headers next to the source too (test/c/check.h), so editing one recompiles.
+  const hash = createHash('sha256').update(readFileSync(src)).update(flags.join(' '));
+  for (const h of readdirSync(dirname(src)).filter((f) => f.endsWith('.h')).sort()) hash.update(readFileSync(join(dirname(src), h)));
+  const key = hash.digest('hex').slice(0, 12);
   const dir = join(tmpdir(), 'tsmalloc-test-bin');
   mkdirSync(dir, { recursive: true });
   const out = join(dir, `${relPath.replace(/[/.]/g, '_')}-${key}`);

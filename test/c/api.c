@@ -9,15 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failures;
-
-#define CHECK(cond)                                                                                                  \
-  do {                                                                                                               \
-    if (!(cond)) {                                                                                                   \
-      printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                                         \
-      failures++;                                                                                                    \
-    }                                                                                                                \
-  } while (0)
+#include "check.h"
 
 static int aligned(const void *p, size_t a) { return ((uintptr_t)p % a) == 0; }
 
