@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { register as registerDebug } from './commands/debug.js';
 import { register as registerInfo } from './commands/info.js';
 import { register as registerRun } from './commands/run.js';
+import { register as registerTestSuite } from './commands/test-suite.js';
 import { UserError } from './lib/errors.js';
 import { packageVersion } from './lib/package.js';
 
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerRun(program);
   registerDebug(program);
+  registerTestSuite(program);
   registerInfo(program);
   program.addHelpText(
     'after',
@@ -30,6 +32,7 @@ export function buildProgram(): Command {
       '  $ tsmalloc run --allocator simple vim notes.txt',
       '  $ tsmalloc run --backtrace ./myprog     # on a crash, print the backtrace',
       '  $ tsmalloc debug                        # explain the newest core in this directory',
+      '  $ tsmalloc test-suite --lib ./mymalloc.so   # real programs on your allocator vs glibc',
       '  $ tsmalloc info',
     ].join('\n'),
   );
