@@ -173,6 +173,19 @@ test('run without a terminal relays SIGINT too', async () => {
   assert.equal(await relay('SIGINT'), { code: 130, signal: null });
 });
 
+test('run on a terminal: Ctrl-C reaches the program once (through the process group), and run waits for it', () => {
+  // script(1) gives tsmalloc a pseudo-terminal; \x03 there sends SIGINT to the whole foreground process group.
+  const prog = `sh -c 'trap "echo got INT; exit 7" INT; sleep 5 & wait; echo not interrupted'`;
+  const cmd = `${process.execPath} ${cli} run --allocator system ${prog}`;
+  const r = spawnSync('sh', ['-c', `(sleep 1.5; printf '\\003'; sleep 1) | script -qfec "${cmd.replace(/"/g, '\\"')}" /dev/null`], {
+    cwd: scratch(),
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.is(r.status, 7, r.stdout + r.stderr);
+  assert.is(r.stdout.match(/got INT/g)?.length, 1, r.stdout);
+});
+
 test('run: bad choices are usage errors (exit 2) with one line', () => {
   const r = tsmalloc(['run', '--allocator', 'nope', 'true']);
   assert.is(r.status, 2);

@@ -1,5 +1,5 @@
 // Starts a target program on an allocator: core limit, preflight of the preload, inherited stdio, signal relay.
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 
@@ -71,13 +71,15 @@ export function shellStatus(code: number | null, signal: NodeJS.Signals | null):
 export function launch(opts: LaunchOptions): Promise<LaunchResult> {
   checkPreload(opts.env);
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(opts.path, opts.args, { argv0: opts.argv0, env: opts.env, stdio: 'inherit' });
     // SIGTERM and SIGHUP come to us alone: pass them on. On a terminal SIGINT and SIGQUIT already reach the whole
     // foreground process group, the target included, so we only keep them from killing us before the target
-    // reports; without a terminal nobody else delivers them, so we relay those too.
+    // reports; without a terminal nobody else delivers them, so we relay those too. The handlers go in before
+    // the spawn (libuv installs them at once; they run on a later tick, when `child` is set): a signal that lands
+    // between the target's exec and the next line must not kill us with the default action.
     const onTerminal = Boolean(process.stdin.isTTY);
+    let child: ChildProcess | undefined;
     const relay = (sig: NodeJS.Signals) => () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+      if (child && child.exitCode === null && child.signalCode === null) child.kill(sig);
     };
     const handlers: [NodeJS.Signals, () => void][] = [
       ['SIGTERM', relay('SIGTERM')],
@@ -89,14 +91,16 @@ export function launch(opts: LaunchOptions): Promise<LaunchResult> {
     const cleanup = () => {
       for (const [sig, h] of handlers) process.off(sig, h);
     };
-    child.once('error', (err: NodeJS.ErrnoException) => {
+    const target = spawn(opts.path, opts.args, { argv0: opts.argv0, env: opts.env, stdio: 'inherit' });
+    child = target;
+    target.once('error', (err: NodeJS.ErrnoException) => {
       cleanup();
       const code = err.code === 'ENOENT' ? 127 : 126;
       reject(new UserError(`cannot run ${opts.path}: ${err.message}`, code));
     });
-    child.once('exit', (code, signal) => {
+    target.once('exit', (code, signal) => {
       cleanup();
-      resolvePromise({ pid: child.pid ?? 0, code, signal, status: shellStatus(code, signal) });
+      resolvePromise({ pid: target.pid ?? 0, code, signal, status: shellStatus(code, signal) });
     });
   });
 }
