@@ -6,9 +6,8 @@ $.verbose = true;
 const targets = [...readFileSync('binding.gyp', 'utf8').matchAll(/'target_name':\s*'([^']+)'/g)].map((m) => m[1]);
 await $`rm -rf prebuilds build`;
 for (const name of targets) {
-  // node-gyp builds every target; prebuildify ships the first .node it finds, so keep only this allocator's.
-  const keepOnly = `find build/Release -maxdepth 1 -name '*.node' ! -name '${name}.node' -delete`;
-  await $`prebuildify --napi --strip --tag-libc --name ${name} --postinstall ${keepOnly}`;
+  // prebuildify ships the first .node it finds in build/Release, so each run builds one allocator only.
+  await $({ env: { ...process.env, TSMALLOC_ONLY: name } })`prebuildify --napi --strip --tag-libc --name ${name}`;
 }
 // Leave no local build behind: node-gyp-build prefers build/Release, and the tests must see what ships.
 await $`rm -rf build`;

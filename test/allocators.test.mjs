@@ -22,8 +22,8 @@ for (const name of bundled) {
 
   for (const [kind, message, call] of [
     ['double-free', 'double free', 'free'],
-    ['invalid-free', 'invalid free', 'free'],
-    ['realloc-freed', 'double free', 'realloc'],
+    ['invalid-free', 'invalid pointer', 'free'],
+    ['realloc-freed', 'use after free', 'realloc'],
   ]) {
     t(`names a ${kind} in one line and aborts`, () => {
       const r = run([compileC('test/c/misuse.c'), kind]);

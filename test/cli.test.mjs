@@ -189,7 +189,7 @@ test('run on a terminal: Ctrl-C reaches the program once (through the process gr
 test('run: bad choices are usage errors (exit 2) with one line', () => {
   const r = tsmalloc(['run', '--allocator', 'nope', 'true']);
   assert.is(r.status, 2);
-  assert.match(r.stderr, /^tsmalloc: unknown allocator 'nope': choose one of simple, system, jemalloc/);
+  assert.match(r.stderr, /^tsmalloc: unknown allocator 'nope': choose one of tsmalloc, simple, system, jemalloc/);
   const both = tsmalloc(['run', '--allocator', 'simple', '--lib', '/x.so', 'true']);
   assert.is(both.status, 2);
   assert.is(both.stderr, 'tsmalloc: use either --allocator or --lib, not both\n');

@@ -14,9 +14,10 @@ size_t ts_fmt_dec(char *out, uint64_t v);
 
 /* Prints "tsmalloc: <error> of 0x<ptr> in <call>()" on one line and aborts, so a core and backtrace follow.
    error is one of the phrases both allocators share, so tools and tests can match them:
-     "double free"     the block was already freed;
-     "invalid free"    a pointer this allocator never returned (allocated elsewhere, or not a block's start);
-     "corrupted block" metadata next to the block was overwritten (a buffer overflow in the program). */
+     "double free"      free() of a block already freed;
+     "use after free"   realloc() or malloc_usable_size() of a block already freed;
+     "invalid pointer"  a pointer this allocator never returned (allocated elsewhere, or not a block's start).
+   An allocator may add its own for corrupted metadata (tsmalloc: csrc/tsmalloc/free.c lists them). */
 _Noreturn void ts_misuse(const char *error, const void *ptr, const char *call);
 
 /* Prints "tsmalloc: <message>" on one line and aborts: for corrupted metadata that has no single pointer. */

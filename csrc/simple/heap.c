@@ -120,7 +120,8 @@ static _Noreturn void bad_pointer(const void *p, const char *call) {
   /* Only a 16-byte-aligned pointer can be a header we wrote: anything else is not one of ours. */
   int was_freed = ((uintptr_t)p % SIMPLE_ALIGN == 0) && on_free_list(block_of(p));
   pthread_mutex_unlock(&heap_lock);
-  ts_misuse(was_freed ? "double free" : "invalid free", p, call);
+  const char *error = !was_freed ? "invalid pointer" : strcmp(call, "free") == 0 ? "double free" : "use after free";
+  ts_misuse(error, p, call);
 }
 
 void *simple_alloc(size_t size, size_t align) {

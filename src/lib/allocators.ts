@@ -16,8 +16,8 @@ export interface Allocator {
 }
 
 /** The allocators this package builds from csrc/, default first. */
-export const BUNDLED = ['simple'] as const;
-export const DEFAULT_ALLOCATOR = 'simple';
+export const BUNDLED = ['tsmalloc', 'simple'] as const;
+export const DEFAULT_ALLOCATOR = 'tsmalloc';
 
 /** Allocators people actually choose, as Debian ships them. */
 export const PEERS: Record<string, { soname: string; debianPackage: string }> = {

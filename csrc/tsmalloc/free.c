@@ -1,0 +1,126 @@
+/* free: pointer validation, the owner's lock-free push, and the atomic push for frees from other threads. */
+#include "internal.h"
+
+/* Misuse reports, all through ts_misuse ("tsmalloc: <error> of 0x... in <call>()", then abort). The complete
+ * list of <error> phrases, whatever the file that raises them (the first three are shared with `simple`, see
+ * csrc/common/diag.h):
+ *   "double free"                              free/free_sized/realloc(p, 0) of a block already free
+ *   "use after free"                           realloc/reallocarray/malloc_usable_size of a block already free
+ *   "invalid pointer"                          a pointer tsmalloc never returned: outside its memory (glibc's
+ *                                              heap from before the preload, a static buffer, garbage), inside a
+ *                                              block but not at its start, or in memory with no live page
+ *   "sized free with a size larger than the block"  free_sized/free_aligned_sized got a size the block can't hold
+ *   "corrupted free list (write after free?)"  a remote-free list links outside its page (found when collected)
+ *   "corrupted large block header"             the header page before a large block was overwritten
+ * The double-free check is a tag (address ^ a random secret) stored in the second word of every free block and
+ * cleared by malloc: one compare per free. It can miss a double free whose block was reused in between (glibc
+ * can too); it cannot fire on a correct program unless that program writes that exact 64-bit value there. */
+
+_Noreturn void ts_report_foreign(const void *p, const char *call) { ts_misuse("invalid pointer", p, call); }
+
+/* Page of a block in the arena, after checking that p is the start of a block handed out and not free again.
+ * Cost: one byte load, a multiply to check the offset, one compare for the tag. */
+static inline __attribute__((always_inline)) ts_page_t *ts_block_page_inl(const void *p, uintptr_t tag,
+                                                                          const char *call,
+                                                                          const char *freed_error) {
+  ts_segment_t *seg = ts_segment_of(p);
+  ts_page_t *pg = &seg->pages[seg->slice_page[((uintptr_t)p >> TS_SLICE_SHIFT) & (TS_SLICES - 1)]];
+  uintptr_t off = (uintptr_t)p - (uintptr_t)pg->start;
+  /* bump only grows, and a block being freed lies below it already: a relaxed read of a racing update is fine */
+  uint8_t *bump = __atomic_load_n(&pg->bump, __ATOMIC_RELAXED);
+  if (TS_UNLIKELY(off >= (uintptr_t)(bump - pg->start) || ((off * pg->recip) >> 40) * pg->block_size != off))
+    ts_report_foreign(p, call);
+  if (TS_UNLIKELY(((const ts_block_t *)p)->tag == tag)) ts_misuse(freed_error, p, call);
+  return pg;
+}
+ts_page_t *ts_block_page(const void *p, const char *call, const char *freed_error) {
+  return ts_block_page_inl(p, (uintptr_t)p ^ ts_secret, call, freed_error);
+}
+
+/* free's checks return a verdict instead of calling a _Noreturn reporter, so the hot path needs no stack frame
+ * and this cold function (which aborts) is reached with a jump. */
+static inline __attribute__((always_inline)) ts_page_t *ts_block_page_or_null(const void *p, uintptr_t tag) {
+  ts_segment_t *seg = ts_segment_of(p);
+  ts_page_t *pg = &seg->pages[seg->slice_page[((uintptr_t)p >> TS_SLICE_SHIFT) & (TS_SLICES - 1)]];
+  uintptr_t off = (uintptr_t)p - (uintptr_t)pg->start;
+  uint8_t *bump = __atomic_load_n(&pg->bump, __ATOMIC_RELAXED);
+  if (TS_UNLIKELY(off >= (uintptr_t)(bump - pg->start) || ((off * pg->recip) >> 40) * pg->block_size != off))
+    return NULL;
+  if (TS_UNLIKELY(((const ts_block_t *)p)->tag == tag)) return NULL;
+  return pg;
+}
+static TS_NOINLINE __attribute__((cold)) void ts_free_invalid(void *p, const char *call) {
+  ts_block_page(p, call, "double free"); /* reports and aborts */
+  ts_fatal("internal error: a free check failed without a report");
+}
+
+/* A block of another thread's page (or an abandoned one): push onto the page's thread_free list with a CAS.
+ * If the owner had parked the page as full, this free clears the mark and tells the owner's heap once. */
+static TS_NOINLINE void ts_free_remote(ts_page_t *pg, ts_block_t *b) {
+  b->tag = (uintptr_t)b ^ ts_secret;
+  size_t cls = pg->cls; /* before the push: once pushed, the owner may empty and reuse the page */
+  uintptr_t old = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+  do {
+    b->next = (ts_block_t *)(old & ~TS_TF_FULL);
+  } while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &old, (uintptr_t)b, memory_order_acq_rel,
+                                                  memory_order_relaxed));
+  if (old & TS_TF_FULL) {
+    ts_heap_t *owner = atomic_load_explicit(&pg->heap, memory_order_acquire);
+    if (owner) atomic_fetch_or_explicit(&owner->notify[cls >> 6], 1ULL << (cls & 63), memory_order_release);
+  }
+  /* Counted in the freeing thread's heap; a thread that only ever frees (a consumer) gets one now. */
+  ts_heap_t *me = ts_tls_heap;
+  if (TS_UNLIKELY(me->kind == TS_HEAP_EMPTY)) me = ts_heap_get_slow();
+  if (TS_LIKELY(me->kind == TS_HEAP_NORMAL)) {
+    me->c[cls].nfree++;
+    if ((++me->xfree & 255) == 0) ts_stats_publish_live(me); /* a consumer may never hit a slow path */
+  } else {
+    ts_stats_dead_free(cls);
+  }
+}
+
+static TS_NOINLINE void ts_free_outside(void *p, const char *call) {
+  if (!p) return;
+  ts_large_free(p, call);
+}
+
+/* Frees a block; call names the API function for misuse reports. The owner's path is a list push and a
+ * decrement: no lock, no atomic. */
+static inline __attribute__((always_inline)) void ts_free_impl(void *p, const char *call) {
+  if (TS_UNLIKELY(!ts_in_arena(p))) {
+    ts_free_outside(p, call);
+    return;
+  }
+  uintptr_t tag = (uintptr_t)p ^ ts_secret; /* loaded once: the stores below could alias ts_secret */
+  ts_page_t *pg = ts_block_page_or_null(p, tag);
+  if (TS_UNLIKELY(!pg)) {
+    ts_free_invalid(p, call);
+    return;
+  }
+  ts_block_t *b = p;
+  ts_heap_t *h = ts_tls_heap;
+  if (TS_LIKELY(atomic_load_explicit(&pg->heap, memory_order_relaxed) == h)) {
+    ts_class_t *c = &h->c[pg->cls];
+    b->next = pg->local_free;
+    b->tag = tag;
+    pg->local_free = b;
+    c->nfree++;
+    uint32_t used = --pg->used;
+    if (TS_UNLIKELY((int32_t)used <= 0) && (used != 0 || c->cur != pg)) ts_page_free_local_slow(h, pg);
+    return;
+  }
+  ts_free_remote(pg, b);
+}
+
+void ts_free(void *p) { ts_free_impl(p, "free"); }
+void ts_free_block(void *p, const char *call) { ts_free_impl(p, call); }
+
+/* free_sized / free_aligned_sized: the size is checked against the block (cheaply, it is known) and ignored. */
+void ts_free_sized(void *p, size_t n, size_t align, const char *call) {
+  (void)align;
+  if (p && n > 0) {
+    size_t usable = ts_in_arena(p) ? ts_block_page(p, call, "double free")->block_size : ts_large_usable(p, call);
+    if (n > usable) ts_misuse("sized free with a size larger than the block", p, call);
+  }
+  ts_free_impl(p, call);
+}

@@ -1,0 +1,162 @@
+/* Start-up (constructor and lazy), per-thread heaps, thread exit, fork, and the spin lock's slow path. */
+#include "internal.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/auxv.h>
+
+/* Initial-exec TLS: a fixed offset from the thread pointer, no __tls_get_addr (which can itself call malloc
+ * since glibc 2.39). A thread starts on the read-only-in-practice ts_heap_empty sentinel: its cur[] pages have
+ * no free block, so the thread's first malloc falls into the slow path, which gives it a heap. */
+#define TS_SENTINEL_HEAP(k) {.c = {[0 ... TS_NCLS - 1] = {.cur = &ts_empty_page}}, .kind = (k)}
+static ts_heap_t ts_heap_empty = TS_SENTINEL_HEAP(TS_HEAP_EMPTY);
+ts_heap_t ts_heap_dead = TS_SENTINEL_HEAP(TS_HEAP_DEAD);
+__thread ts_heap_t *ts_tls_heap __attribute__((tls_model("initial-exec"))) = &ts_heap_empty;
+
+uintptr_t ts_secret;
+
+/* 0: not started, 1: running, 2: done. Start-up never calls malloc; the one call that might (pthread_atfork)
+ * runs after the state is 2, so a nested malloc finds everything ready instead of waiting for itself. */
+static _Atomic int ts_init_state;
+static pthread_key_t ts_thread_key;
+static bool ts_key_ok;
+
+/* Heaps come from mmap'd chunks and are reused, never unmapped: a remote free may still read a dead heap's
+ * address from a segment header (to set a notify bit), which must stay harmless. */
+ts_lock_t ts_heaps_lock;
+ts_heap_t *ts_all_heaps;
+static ts_heap_t *ts_free_heaps;
+static ts_heap_t *ts_heap_chunk;
+static size_t ts_heap_chunk_left;
+
+/* The shared heap of threads whose own teardown has already run (other libraries' TLS destructors allocate
+ * after ours: mimalloc #944). It is a normal heap used under a lock; its blocks are freed like any other. */
+static ts_lock_t ts_backup_lock;
+static ts_heap_t ts_backup_heap = {.c = {[0 ... TS_NCLS - 1] = {.cur = &ts_empty_page}}, .kind = TS_HEAP_BACKUP};
+
+void ts_lock_slow(ts_lock_t *l) {
+  for (unsigned spins = 0;; spins++) {
+    if (!atomic_load_explicit(&l->v, memory_order_relaxed) &&
+        !atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
+      return;
+    if (spins >= 64) sched_yield();
+    else ts_cpu_relax();
+  }
+}
+
+static void ts_thread_done(void *arg);
+static void ts_atfork_child(void);
+
+static void ts_init_once(void) {
+  ts_options_init();
+  ts_stats_init();
+  uintptr_t r = ts_os_random();
+  const uint8_t *at = (const uint8_t *)getauxval(AT_RANDOM);
+  if (at) {
+    uint64_t x;
+    memcpy(&x, at + 8, sizeof x);
+    r ^= x;
+  }
+  ts_secret = r | 1; /* odd: a tag never equals a small-integer pattern of a zeroed word */
+  if (!ts_arena_init()) ts_fatal("cannot reserve address space for the heap (try TSMALLOC_RESERVE_GB=4)");
+  ts_key_ok = pthread_key_create(&ts_thread_key, ts_thread_done) == 0;
+}
+
+void ts_init(void) {
+  int st = atomic_load_explicit(&ts_init_state, memory_order_acquire);
+  if (TS_LIKELY(st == 2)) return;
+  st = 0;
+  if (atomic_compare_exchange_strong(&ts_init_state, &st, 1)) {
+    ts_init_once();
+    atomic_store_explicit(&ts_init_state, 2, memory_order_release);
+    pthread_atfork(NULL, NULL, ts_atfork_child); /* may allocate: safe now */
+    return;
+  }
+  while (atomic_load_explicit(&ts_init_state, memory_order_acquire) != 2) sched_yield();
+}
+
+__attribute__((constructor(101))) static void ts_constructor(void) { ts_init(); }
+__attribute__((destructor(101))) static void ts_destructor(void) { ts_stats_print_exit(); }
+
+static void ts_heap_reset(ts_heap_t *h, int kind) {
+  memset(h, 0, offsetof(ts_heap_t, next_free));
+  for (size_t c = 0; c < TS_NCLS; c++) h->c[c].cur = &ts_empty_page;
+  h->kind = kind;
+}
+
+/* Gives the calling thread a heap; from its first malloc (or after ts_heap_empty is seen anywhere). */
+ts_heap_t *ts_heap_get_slow(void) {
+  ts_init();
+  ts_heap_t *h = ts_tls_heap;
+  if (h->kind != TS_HEAP_EMPTY) return h;
+  ts_lock(&ts_heaps_lock);
+  h = ts_free_heaps;
+  if (h) {
+    ts_free_heaps = h->next_free;
+  } else {
+    if (ts_heap_chunk_left == 0) {
+      size_t bytes = (size_t)16 * sizeof(ts_heap_t);
+      bytes = (bytes + TS_OS_PAGE - 1) & ~(TS_OS_PAGE - 1);
+      ts_heap_chunk = ts_os_map(bytes, false);
+      ts_heap_chunk_left = ts_heap_chunk ? bytes / sizeof(ts_heap_t) : 0;
+    }
+    if (ts_heap_chunk_left) {
+      h = ts_heap_chunk++;
+      ts_heap_chunk_left--;
+      h->all_next = ts_all_heaps;
+      ts_all_heaps = h;
+    }
+  }
+  ts_unlock(&ts_heaps_lock);
+  if (!h) return &ts_heap_dead; /* no memory for a heap: use the shared one */
+  ts_heap_reset(h, TS_HEAP_NORMAL);
+  ts_tls_heap = h;
+  /* May call calloc (keys past the first 32): the thread already has its heap, so that just works. */
+  if (ts_key_ok) pthread_setspecific(ts_thread_key, h);
+  return h;
+}
+
+/* pthread key destructor at thread exit: free pages go back, live ones are abandoned for adoption, the
+ * counters go to the totals and the heap to the pool. Later mallocs of this thread use the backup heap. */
+static void ts_thread_done(void *arg) {
+  ts_heap_t *h = arg;
+  if (!h || h->kind != TS_HEAP_NORMAL) return;
+  ts_tls_heap = &ts_heap_dead;
+  ts_heap_collect_all(h, true);
+  ts_segments_abandon(h);
+  ts_heap_tick(h, false);
+  ts_stats_fold(h);
+  ts_lock(&ts_heaps_lock);
+  h->kind = TS_HEAP_EMPTY;
+  h->next_free = ts_free_heaps;
+  ts_free_heaps = h;
+  ts_unlock(&ts_heaps_lock);
+}
+
+void *ts_backup_alloc(size_t cls) {
+  ts_lock(&ts_backup_lock);
+  void *p = ts_heap_alloc(&ts_backup_heap, cls);
+  ts_unlock(&ts_backup_lock);
+  return p;
+}
+
+/* fork(): we register no prepare handler and hold no lock across fork, so fork can never deadlock on us
+ * (glibc takes its stdio locks after the atfork handlers, and stdio calls malloc while holding them:
+ * tst-malloc-fork-deadlock). In the child only the forking thread exists; any lock another thread held at
+ * that instant guards a structure that may be half-updated, so the child resets that structure to empty
+ * (leaking what it held) and releases the lock. Other threads' heaps are simply never used again. */
+static void ts_atfork_child(void) {
+  ts_segment_after_fork_child();
+  ts_large_after_fork_child();
+  ts_stats_after_fork_child();
+  if (atomic_load(&ts_heaps_lock.v)) {
+    ts_free_heaps = NULL;
+    ts_heap_chunk_left = 0;
+    ts_unlock(&ts_heaps_lock);
+  }
+  if (atomic_load(&ts_backup_lock.v)) {
+    ts_heap_reset(&ts_backup_heap, TS_HEAP_BACKUP);
+    ts_unlock(&ts_backup_lock);
+  }
+}

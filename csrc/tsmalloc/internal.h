@@ -1,0 +1,296 @@
+/* tsmalloc's shared types and constants, and the map of which file owns each internal function. */
+#ifndef TS_INTERNAL_H
+#define TS_INTERNAL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../common/diag.h" /* relative: builds without -Icsrc/common too */
+
+/* ---- Build switches ------------------------------------------------------------------------------------------
+ * TSMALLOC_PREFIX  export tsm_malloc, tsm_free, ... instead of the glibc names (and none of the __libc_ aliases),
+ *                  so the allocator can be linked into a program next to another malloc, e.g. a sanitizer's.
+ *                  It is switched on by itself under -fsanitize=address or -fsanitize=thread: ASan and TSan
+ *                  replace malloc themselves, and two definitions of malloc in one program cannot both win.
+ * No other switch exists; everything else is a TSMALLOC_* environment option (options.c). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#ifndef TSMALLOC_PREFIX
+#define TSMALLOC_PREFIX 1
+#endif
+#endif
+#if !defined(__x86_64__) && !defined(__aarch64__)
+#error "tsmalloc assumes a 64-bit Linux target (47-bit user addresses, 4 KiB pages)"
+#endif
+
+#define TS_LIKELY(x) __builtin_expect(!!(x), 1)
+#define TS_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define TS_HIDDEN __attribute__((visibility("hidden")))
+#define TS_NOINLINE __attribute__((noinline))
+
+/* ---- Geometry -------------------------------------------------------------------------------------------------
+ * Memory for blocks up to TS_MEDIUM_MAX comes in 4 MiB segments aligned to 4 MiB, so the segment header (and the
+ * page descriptor of any block) is found from a block pointer with a mask: no global lookup on the fast path.
+ * A segment is 64 slices of 64 KiB; a page is 1, 4 or 16 aligned slices and holds blocks of one size class.
+ * The header takes the first TS_HDR_SIZE bytes of slice 0, which can still hold a (shorter) 1-slice page. */
+#define TS_SEG_SHIFT 22
+#define TS_SEG_SIZE ((size_t)1 << TS_SEG_SHIFT)
+#define TS_SEG_MASK (TS_SEG_SIZE - 1)
+#define TS_SLICE_SHIFT 16
+#define TS_SLICE_SIZE ((size_t)1 << TS_SLICE_SHIFT)
+#define TS_SLICES 64
+#define TS_HDR_SIZE ((size_t)16384)
+#define TS_OS_PAGE ((size_t)4096)
+
+/* Size classes: 16-byte steps to 128, then 8 classes per doubling up to 128 KiB, so a block wastes at most
+ * 12.5% of itself (plus the 16-byte rounding of the smallest ones). Every class is a multiple of 16. */
+#define TS_NCLS 88
+#define TS_SMALL_TBL_MAX 8192
+#define TS_MEDIUM_MAX ((size_t)128 << 10)
+#define TS_ALIGN_MAX_SMALL ((size_t)16384) /* larger alignments go to the large path */
+
+/* Large blocks (> TS_MEDIUM_MAX) are their own mappings: one header page, then the block (page aligned). */
+#define TS_LARGE_HDR TS_OS_PAGE
+
+/* ---- Types ---------------------------------------------------------------------------------------------------- */
+typedef struct ts_block_s {
+  struct ts_block_s *next; /* free-list link */
+  uintptr_t tag;           /* address ^ ts_secret while free: the cheap double-free check (free.c) */
+} ts_block_t;
+
+/* Low bit of ts_page_t.thread_free: set by the owner when the page went full; the first remote free clears it
+ * and tells the owner heap, so full pages are not scanned to find remote frees. */
+#define TS_TF_FULL ((uintptr_t)1)
+/* High bit of ts_page_t.used mirrors in_full, so the owner's free tests "emptied or was full" with one
+ * decrement and a sign test. */
+#define TS_USED_FULL 0x80000000u
+
+struct ts_heap_s;
+
+typedef struct ts_page_s {
+  ts_block_t *free;       /* owner pops from here */
+  ts_block_t *local_free; /* owner frees go here; swapped into free when free runs dry */
+  uint32_t used;          /* blocks handed out and not yet back in free or local_free, | TS_USED_FULL */
+  uint32_t block_size;    /* 0 while the page is not in use */
+  uint8_t cls;
+  uint8_t nslices;
+  uint8_t in_full; /* owner's view: on the heap's full list */
+  uint8_t pad_;
+  uint32_t pad2_;
+  uint64_t recip;   /* ceil(2^40 / block_size): block index by multiplication */
+  uint8_t *start;   /* first block */
+  uint8_t *bump;    /* blocks below this have been carved; above, never touched */
+  _Atomic(struct ts_heap_s *) heap; /* owner (as segment.heap), here so free reads one line */
+  uint8_t *end;     /* end of the last whole block */
+  struct ts_page_s *next, *prev; /* heap queue or full list */
+  _Atomic uintptr_t thread_free; /* blocks freed by other threads | TS_TF_FULL */
+} __attribute__((aligned(128))) ts_page_t; /* 128 bytes: the index is a shift; free's fields share a line */
+
+enum { TS_SEG_FREE = 0, TS_SEG_OWNED = 1, TS_SEG_ABANDONED = 2 };
+
+typedef struct ts_segment_s {
+  /* Fields up to slice_page survive purging of a pooled segment (purge starts at TS_OS_PAGE). */
+  uintptr_t magic;                   /* TS_SEG_MAGIC ^ address */
+  _Atomic(struct ts_heap_s *) heap;  /* owner; NULL while abandoned or pooled */
+  uint64_t used_slices;              /* bit i: slice i belongs to a page */
+  uint64_t dirty_slices;             /* bit i: free slice whose memory has not been returned to the OS */
+  uint64_t purge_at;                 /* ms: when the dirty slices may be returned */
+  struct ts_segment_s *next, *prev;  /* heap avail/full list, pool or abandoned list */
+  struct ts_segment_s *pnext, *pprev; /* heap purge list */
+  uint8_t state, in_avail, in_purge, pad_;
+  uint8_t slice_page[TS_SLICES]; /* slice -> first slice of its page (itself when unused) */
+  ts_page_t pages[TS_SLICES];    /* indexed by a page's first slice */
+} ts_segment_t;
+
+_Static_assert(sizeof(ts_segment_t) <= TS_HDR_SIZE, "segment header too large");
+_Static_assert(offsetof(ts_segment_t, pages) <= TS_OS_PAGE, "pool links must stay in the first OS page");
+
+typedef struct ts_queue_s {
+  ts_page_t *head, *tail;
+} ts_queue_t;
+
+enum { TS_HEAP_EMPTY = 0, TS_HEAP_NORMAL = 1, TS_HEAP_BACKUP = 2, TS_HEAP_DEAD = 3 };
+
+/* The hot per-class data of a heap, together so malloc and free touch one cache line per class. */
+typedef struct {
+  struct ts_page_s *cur; /* queue head, or &ts_empty_page */
+  uint64_t nmalloc;      /* stats: per-thread, non-atomic */
+  uint64_t nfree;
+  uint64_t pad_;
+} ts_class_t;
+
+typedef struct ts_heap_s {
+  ts_class_t c[TS_NCLS];
+  ts_queue_t queue[TS_NCLS]; /* pages with (possibly) free blocks */
+  ts_queue_t full[TS_NCLS];  /* pages that were full when last looked at */
+  _Atomic uint64_t notify[2]; /* class bits: a full page of this class got a remote free */
+  ts_segment_t *avail;        /* owned segments with a free slice */
+  ts_segment_t *fullsegs;     /* owned segments without one */
+  ts_segment_t *purge_head, *purge_tail; /* owned segments with dirty free slices, oldest first */
+  size_t dirty_bytes;
+  uint64_t xfree;          /* frees this thread did into other threads' pages */
+  uint64_t large_count;    /* large allocations by this thread */
+  int64_t live_published;  /* small live bytes already added to the global live counter */
+  uint32_t slow_count;
+  int kind;
+  struct ts_heap_s *next_free; /* heap pool */
+  struct ts_heap_s *all_next;  /* every heap ever made, for statistics */
+} ts_heap_t;
+
+/* ---- Spin lock: leaf locks only, held for a few hundred instructions at most (see init.c for fork). ---- */
+typedef struct {
+  _Atomic int v;
+} ts_lock_t;
+void ts_lock_slow(ts_lock_t *l); /* init.c */
+static inline void ts_cpu_relax(void) {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#else
+  __asm__ __volatile__("yield");
+#endif
+}
+static inline void ts_lock(ts_lock_t *l) {
+  if (TS_UNLIKELY(atomic_exchange_explicit(&l->v, 1, memory_order_acquire))) ts_lock_slow(l);
+}
+static inline void ts_unlock(ts_lock_t *l) { atomic_store_explicit(&l->v, 0, memory_order_release); }
+
+/* ---- Globals --------------------------------------------------------------------------------------------------- */
+extern uintptr_t ts_arena_lo;   /* segment.c: reserved range for segments */
+extern size_t ts_arena_size;    /* segment.c */
+extern uintptr_t ts_secret;     /* init.c: random, for free tags */
+extern ts_page_t ts_empty_page; /* page.c: never has a free block */
+extern __thread ts_heap_t *ts_tls_heap __attribute__((tls_model("initial-exec"))); /* init.c */
+extern const uint8_t ts_cls_tbl[TS_SMALL_TBL_MAX / 16 + 1]; /* page.c */
+extern const uint32_t ts_cls_size[TS_NCLS];                 /* page.c */
+
+static inline size_t ts_size_class(size_t n) { /* n <= TS_MEDIUM_MAX */
+  if (n <= TS_SMALL_TBL_MAX) return ts_cls_tbl[(n + 15) >> 4];
+  size_t w = n - 1;
+  unsigned k = 63u - (unsigned)__builtin_clzl(w);
+  return 8 + (k - 7) * 8 + ((w >> (k - 3)) & 7);
+}
+static inline ts_segment_t *ts_segment_of(const void *p) {
+  return (ts_segment_t *)((uintptr_t)p & ~(uintptr_t)TS_SEG_MASK);
+}
+static inline bool ts_in_arena(const void *p) { return (uintptr_t)p - ts_arena_lo < ts_arena_size; }
+
+/* ---- options.c: the TSMALLOC_* table ---- */
+enum {
+  TS_OPT_VERBOSE,
+  TS_OPT_STATS,
+  TS_OPT_STATS_FILE, /* its value is ts_stats_file; the number is 1 when set */
+  TS_OPT_PURGE_DELAY_MS,
+  TS_OPT_RETAIN_MB,
+  TS_OPT_LARGE_CACHE_MB,
+  TS_OPT_RESERVE_GB,
+  TS_OPT_COUNT
+};
+extern long ts_options[TS_OPT_COUNT];
+extern char ts_stats_file[512];
+void ts_options_init(void);
+static inline long ts_opt(int i) { return ts_options[i]; }
+
+/* ---- os.c: the only file that talks to the kernel about memory, time and the environment ---- */
+void *ts_os_map(size_t size, bool noreserve); /* RW anonymous; NULL on failure; errno preserved */
+void ts_os_unmap(void *p, size_t size);
+void ts_os_purge(void *p, size_t size);       /* MADV_DONTNEED; counts bytes returned */
+void *ts_os_remap(void *p, size_t old_size, size_t new_size, bool may_move); /* NULL on failure */
+uint64_t ts_os_now_ms(void);
+const char *ts_os_getenv(const char *name);
+uint64_t ts_os_random(void);
+size_t ts_os_read_file(const char *path, char *buf, size_t cap);
+long ts_os_rss_kib(const char *field); /* "VmRSS" / "VmHWM" from /proc/self/status, -1 if unknown */
+extern _Atomic uint64_t ts_os_purged_bytes;
+
+/* ---- segment.c: the arena, segments, slices, the free-segment pool and purging ---- */
+bool ts_arena_init(void);
+ts_page_t *ts_segment_page_alloc(ts_heap_t *h, unsigned nslices); /* NULL when out of memory */
+void ts_segment_page_free(ts_heap_t *h, ts_page_t *pg);
+void ts_heap_purge(ts_heap_t *h, uint64_t now, bool force);
+void ts_pool_tick(uint64_t now, bool force);
+void ts_segments_abandon(ts_heap_t *h);
+ts_segment_t *ts_abandoned_pop(void);
+void ts_segment_adopted(ts_heap_t *h, ts_segment_t *s); /* links an adopted segment into h's lists */
+void ts_segment_after_fork_child(void);
+size_t ts_segment_mapped_bytes(void);
+
+/* ---- page.c: pages, queues, the allocation slow path ---- */
+void *ts_heap_alloc_slow(ts_heap_t *h, size_t cls);
+void ts_page_collect(ts_page_t *pg);                   /* owner: merge local and remote frees into free */
+void ts_page_free_local_slow(ts_heap_t *h, ts_page_t *pg); /* owner: page left the full list or emptied */
+void ts_heap_adopt_segment(ts_heap_t *h, ts_segment_t *s);
+void ts_heap_collect_all(ts_heap_t *h, bool retire_all);
+void ts_heap_tick(ts_heap_t *h, bool force);
+static inline void *ts_heap_alloc(ts_heap_t *h, size_t cls) {
+  ts_page_t *pg = h->c[cls].cur;
+  ts_block_t *b = pg->free;
+  if (TS_LIKELY(b != NULL)) {
+    pg->free = b->next;
+    pg->used++;
+    b->tag = 0;
+    h->c[cls].nmalloc++;
+    return b;
+  }
+  return ts_heap_alloc_slow(h, cls);
+}
+
+/* ---- alloc.c: malloc, calloc, realloc, aligned allocation, usable size ---- */
+void *ts_malloc(size_t n);
+void *ts_calloc(size_t n, size_t size);
+void *ts_realloc(void *p, size_t n, const char *call);
+void *ts_reallocarray(void *p, size_t n, size_t size);
+void *ts_memalign(size_t align, size_t n);
+int ts_posix_memalign(void **out, size_t align, size_t n);
+void *ts_aligned_alloc(size_t align, size_t n);
+void *ts_valloc(size_t n);
+void *ts_pvalloc(size_t n);
+size_t ts_usable_size(const void *p);
+
+/* ---- free.c: free, sized free, remote free, pointer validation ---- */
+void ts_free(void *p);
+void ts_free_sized(void *p, size_t n, size_t align, const char *call);
+ts_page_t *ts_block_page(const void *p, const char *call, const char *freed_error); /* aborts on misuse */
+void ts_free_block(void *p, const char *call);
+_Noreturn void ts_report_foreign(const void *p, const char *call); /* never-allocated report, phrase by call */
+
+/* ---- large.c: blocks above TS_MEDIUM_MAX, the page map of their addresses, the cache of freed spans ---- */
+void *ts_large_alloc(size_t n, size_t align, bool zero);
+void ts_large_free(void *p, const char *call);
+void *ts_large_realloc(void *p, size_t n, const char *call);
+size_t ts_large_usable(const void *p, const char *call);
+bool ts_large_owns(const void *p); /* page map says p is a live large block */
+void ts_large_tick(uint64_t now, bool force);
+void ts_large_after_fork_child(void);
+void ts_large_totals(size_t *count, size_t *bytes, size_t *cached);
+
+/* ---- init.c: initialisation, thread heaps, thread exit, fork ---- */
+void ts_init(void);
+ts_heap_t *ts_heap_get_slow(void); /* for a thread whose heap is a sentinel */
+void *ts_backup_alloc(size_t cls);
+extern ts_heap_t ts_heap_dead;
+extern ts_heap_t *ts_all_heaps;
+extern ts_lock_t ts_heaps_lock;
+
+/* ---- stats.c: counters merged from heaps, printed at exit ---- */
+void ts_stats_fold(ts_heap_t *h); /* a heap going back to the pool gives its counters to the totals */
+void ts_stats_publish_live(ts_heap_t *h);
+void ts_stats_large(int64_t delta_bytes);
+void ts_stats_dead_free(size_t cls); /* a remote free by a thread past its teardown */
+void ts_stats_print_exit(void);
+void ts_stats_init(void); /* after the options: keeps a copy of stderr for the exit report */
+void ts_stats_totals(uint64_t *live_small, uint64_t *live_large, uint64_t *xfree);
+void ts_stats_after_fork_child(void);
+
+/* ---- introspect.c: malloc_trim, mallinfo, malloc_stats, malloc_info, mallopt ---- */
+int ts_malloc_trim(size_t pad);
+struct mallinfo2 ts_mallinfo2(void);
+struct mallinfo ts_mallinfo(void);
+void ts_malloc_stats(void);
+int ts_malloc_info(int options, FILE *fp);
+int ts_mallopt(int param, int value);
+#endif

@@ -1,0 +1,85 @@
+/* The one table of TSMALLOC_* environment options, read once at start without malloc or getenv. */
+#include "internal.h"
+
+#include <string.h>
+
+typedef struct {
+  const char *name;
+  long dflt, min, max; /* whole numbers; for a path option, max is the buffer size */
+  const char *meaning; /* also the README row */
+  char *path;          /* non-NULL: a path option, copied here */
+} ts_option_t;
+
+char ts_stats_file[512];
+
+static const ts_option_t ts_option_table[TS_OPT_COUNT] = {
+    [TS_OPT_VERBOSE] = {"TSMALLOC_VERBOSE", 0, 0, 2, "1: print the settings at start; 2: also each purge"},
+    [TS_OPT_STATS] = {"TSMALLOC_STATS", 0, 0, 1, "1: print statistics at exit (to stderr or TSMALLOC_STATS_FILE)"},
+    [TS_OPT_STATS_FILE] = {"TSMALLOC_STATS_FILE", 0, 0, sizeof ts_stats_file,
+                           "path: append the statistics there instead of stderr (programs may close stderr)",
+                           ts_stats_file},
+    [TS_OPT_PURGE_DELAY_MS] = {"TSMALLOC_PURGE_DELAY_MS", 100, 0, 3600000,
+                               "free memory is returned to the OS after this many ms (0: at once)"},
+    [TS_OPT_RETAIN_MB] = {"TSMALLOC_RETAIN_MB", 16, 0, 1 << 20,
+                          "free, not yet returned memory above this (per thread heap, and again for the shared "
+                          "segment pool) is returned at once, whatever the delay"},
+    [TS_OPT_LARGE_CACHE_MB] = {"TSMALLOC_LARGE_CACHE_MB", 256, 0, 1 << 20,
+                               "freed large blocks (>128 KiB) kept mapped for reuse, at most this many MiB"},
+    [TS_OPT_RESERVE_GB] = {"TSMALLOC_RESERVE_GB", 1024, 1, 1 << 16,
+                           "address space reserved for blocks up to 128 KiB (not memory: nothing is committed)"},
+};
+
+long ts_options[TS_OPT_COUNT];
+
+static void ts_warn_option(const char *name, const char *value, const ts_option_t *o) {
+  char lo[24], hi[24];
+  ts_fmt_dec(lo, (uint64_t)o->min);
+  ts_fmt_dec(hi, (uint64_t)o->max);
+  /* One write per piece is fine: this happens once, at start. */
+  ts_write_str("tsmalloc: ignoring ");
+  ts_write_str(name);
+  ts_write_str("='");
+  ts_write_str(value);
+  ts_write_str("': expected a whole number from ");
+  ts_write_str(lo);
+  ts_write_str(" to ");
+  ts_write_str(hi);
+  ts_write_str("\n");
+}
+
+/* Reads each option once; a bad value is reported once on stderr and the default is kept. */
+void ts_options_init(void) {
+  for (int i = 0; i < TS_OPT_COUNT; i++) {
+    const ts_option_t *o = &ts_option_table[i];
+    ts_options[i] = o->dflt;
+    const char *v = ts_os_getenv(o->name);
+    if (!v) continue;
+    if (o->path) {
+      size_t n = strlen(v);
+      if (n < (size_t)o->max) memcpy(o->path, v, n + 1);
+      else ts_write_str("tsmalloc: ignoring a TSMALLOC_STATS_FILE path longer than 511 bytes\n");
+      ts_options[i] = n > 0 && n < (size_t)o->max;
+      continue;
+    }
+    long x = 0;
+    bool ok = *v != '\0';
+    for (const char *q = v; *q && ok; q++) {
+      if (*q < '0' || *q > '9' || x > (1L << 40)) ok = false;
+      else x = x * 10 + (*q - '0');
+    }
+    if (ok && (x < o->min || x > o->max)) ok = false;
+    if (ok) ts_options[i] = x;
+    else ts_warn_option(o->name, v, o);
+  }
+  if (ts_options[TS_OPT_VERBOSE] >= 1) {
+    char num[24];
+    for (int i = 0; i < TS_OPT_COUNT; i++) {
+      ts_fmt_dec(num, (uint64_t)ts_options[i]);
+      ts_write_str("tsmalloc: ");
+      ts_write_str(ts_option_table[i].name);
+      ts_write_str("=");
+      ts_write_str(ts_option_table[i].path ? ts_option_table[i].path : num);
+      ts_write_str("\n");
+    }
+  }
+}

@@ -1,0 +1,298 @@
+/* Pages of one size class: the per-heap queues, free-list refill, remote-free collection and the slow path. */
+#include "internal.h"
+
+#include <string.h>
+
+/* Class of size (i * 16), for i = (n + 15) >> 4 and n <= 8192: one load on the malloc fast path (513 bytes). */
+const uint8_t ts_cls_tbl[TS_SMALL_TBL_MAX / 16 + 1] = {
+    0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 16, 17, 17, 18, 18, 19,
+    19, 20, 20, 21, 21, 22, 22, 23, 23, 24, 24, 24, 24, 25, 25, 25, 25, 26, 26, 26, 26, 27, 27, 27,
+    27, 28, 28, 28, 28, 29, 29, 29, 29, 30, 30, 30, 30, 31, 31, 31, 31, 32, 32, 32, 32, 32, 32, 32,
+    32, 33, 33, 33, 33, 33, 33, 33, 33, 34, 34, 34, 34, 34, 34, 34, 34, 35, 35, 35, 35, 35, 35, 35,
+    35, 36, 36, 36, 36, 36, 36, 36, 36, 37, 37, 37, 37, 37, 37, 37, 37, 38, 38, 38, 38, 38, 38, 38,
+    38, 39, 39, 39, 39, 39, 39, 39, 39, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40,
+    40, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 42, 42, 42, 42, 42, 42, 42,
+    42, 42, 42, 42, 42, 42, 42, 42, 42, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43,
+    43, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 45, 45, 45, 45, 45, 45, 45,
+    45, 45, 45, 45, 45, 45, 45, 45, 45, 46, 46, 46, 46, 46, 46, 46, 46, 46, 46, 46, 46, 46, 46, 46,
+    46, 47, 47, 47, 47, 47, 47, 47, 47, 47, 47, 47, 47, 47, 47, 47, 47, 48, 48, 48, 48, 48, 48, 48,
+    48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48,
+    48, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49,
+    49, 49, 49, 49, 49, 49, 49, 49, 49, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50,
+    50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 51, 51, 51, 51, 51, 51, 51,
+    51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51,
+    51, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52,
+    52, 52, 52, 52, 52, 52, 52, 52, 52, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53,
+    53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 54, 54, 54, 54, 54, 54, 54,
+    54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54,
+    54, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55,
+    55, 55, 55, 55, 55, 55, 55, 55, 55,
+};
+
+const uint32_t ts_cls_size[TS_NCLS] = {
+    16,    32,    48,    64,    80,    96,    112,   128,   144,    160,    176,    192,    208,    224,   240,
+    256,   288,   320,   352,   384,   416,   448,   480,   512,    576,    640,    704,    768,    832,   896,
+    960,   1024,  1152,  1280,  1408,  1536,  1664,  1792,  1920,   2048,   2304,   2560,   2816,   3072,  3328,
+    3584,  3840,  4096,  4608,  5120,  5632,  6144,  6656,  7168,   7680,   8192,   9216,   10240,  11264, 12288,
+    13312, 14336, 15360, 16384, 18432, 20480, 22528, 24576, 26624,  28672,  30720,  32768,  36864,  40960, 45056,
+    49152, 53248, 57344, 61440, 65536, 73728, 81920, 90112, 98304, 106496, 114688, 122880, 131072};
+
+/* A page with no blocks: every sentinel heap's cur[] points here, so the fast path needs no NULL check. */
+ts_page_t ts_empty_page;
+
+/* Up to 8 KiB blocks: 64 KiB pages; up to 32 KiB: 256 KiB; up to 128 KiB: 1 MiB (at least 8 blocks each). */
+static unsigned ts_cls_slices(size_t cls) { return cls <= 55 ? 1 : cls <= 71 ? 4 : 16; }
+
+/* ---- owner-private page lists; queue[cls].head is mirrored in cur[cls] ---- */
+static void ts_q_unlink(ts_queue_t *q, ts_page_t *pg) {
+  if (pg->prev) pg->prev->next = pg->next;
+  else q->head = pg->next;
+  if (pg->next) pg->next->prev = pg->prev;
+  else q->tail = pg->prev;
+  pg->next = pg->prev = NULL;
+}
+static void ts_q_push_front(ts_queue_t *q, ts_page_t *pg) {
+  pg->prev = NULL;
+  pg->next = q->head;
+  if (q->head) q->head->prev = pg;
+  else q->tail = pg;
+  q->head = pg;
+}
+static void ts_q_push_back(ts_queue_t *q, ts_page_t *pg) {
+  pg->next = NULL;
+  pg->prev = q->tail;
+  if (q->tail) q->tail->next = pg;
+  else q->head = pg;
+  q->tail = pg;
+}
+static inline void ts_sync_cur(ts_heap_t *h, size_t cls) {
+  h->c[cls].cur = h->queue[cls].head ? h->queue[cls].head : &ts_empty_page;
+}
+
+static inline void ts_page_set_full(ts_page_t *pg, bool full) {
+  pg->in_full = full;
+  pg->used = full ? pg->used | TS_USED_FULL : pg->used & ~TS_USED_FULL;
+}
+
+static _Noreturn void ts_bad_list(const void *b) { ts_misuse("corrupted free list (write after free?)", b, "malloc"); }
+
+/* Takes the remote frees (always when force: that also clears TS_TF_FULL) and the local frees into pg->free.
+ * Cost: one atomic exchange when remote frees are pending, plus a walk over them to count and check them. */
+static void ts_page_collect_ex(ts_page_t *pg, bool force) {
+  uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+  if (force || (tf & ~TS_TF_FULL)) {
+    tf = atomic_exchange_explicit(&pg->thread_free, 0, memory_order_acquire);
+    ts_block_t *head = (ts_block_t *)(tf & ~TS_TF_FULL);
+    if (head) {
+      uint32_t count = 1;
+      ts_block_t *tail = head;
+      uintptr_t lo = (uintptr_t)pg->start, span = (uintptr_t)(pg->bump - pg->start);
+      for (;;) {
+        if ((uintptr_t)tail - lo >= span) ts_bad_list(tail);
+        if (!tail->next) break;
+        tail = tail->next;
+        count++;
+      }
+      if (count > (pg->used & ~TS_USED_FULL)) ts_bad_list(head);
+      tail->next = pg->free;
+      pg->free = head;
+      pg->used -= count;
+    }
+  }
+  if (pg->local_free) {
+    if (!pg->free) {
+      pg->free = pg->local_free;
+    } else {
+      ts_block_t *t = pg->local_free;
+      while (t->next) t = t->next;
+      t->next = pg->free;
+      pg->free = pg->local_free;
+    }
+    pg->local_free = NULL;
+  }
+}
+void ts_page_collect(ts_page_t *pg) { ts_page_collect_ex(pg, false); }
+
+/* Carves never-used blocks into the free list, doubling from 256 bytes' worth up to 4 KiB (or one block if
+ * larger): a fresh page is touched a little at a time, so a program that needs three blocks of a class does
+ * not fault in 64 KiB (carving 16 KiB at once cost small programs about 0.5 MiB of RSS). Cost: a slow-path
+ * trip per 4 KiB of new blocks, plus a few while a page is young. */
+static void ts_page_extend(ts_page_t *pg) {
+  size_t bs = pg->block_size;
+  size_t n = (size_t)(pg->end - pg->bump) / bs;
+  if (n == 0) return;
+  size_t want = (size_t)(pg->bump - pg->start) / bs; /* as many as carved so far: doubling */
+  if (want < 256 / bs) want = 256 / bs;
+  if (want > 4096 / bs) want = 4096 / bs;
+  if (want == 0) want = 1;
+  if (n > want) n = want;
+  uint8_t *p = pg->bump;
+  for (size_t i = 0; i + 1 < n; i++) ((ts_block_t *)(p + i * bs))->next = (ts_block_t *)(p + (i + 1) * bs);
+  ((ts_block_t *)(p + (n - 1) * bs))->next = pg->free;
+  pg->free = (ts_block_t *)p;
+  __atomic_store_n(&pg->bump, p + n * bs, __ATOMIC_RELAXED); /* read by remote frees (free.c) */
+}
+
+static ts_page_t *ts_page_new(ts_heap_t *h, size_t cls) {
+  ts_page_t *pg = ts_segment_page_alloc(h, ts_cls_slices(cls));
+  if (!pg) return NULL;
+  size_t bs = ts_cls_size[cls];
+  pg->block_size = (uint32_t)bs;
+  pg->cls = (uint8_t)cls;
+  pg->recip = (((uint64_t)1 << 40) + bs - 1) / bs;
+  pg->end = pg->start + ((size_t)(pg->end - pg->start) / bs) * bs;
+  pg->bump = pg->start;
+  pg->free = pg->local_free = NULL;
+  pg->used = 0;
+  pg->in_full = 0;
+  atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
+  ts_q_push_front(&h->queue[cls], pg);
+  ts_sync_cur(h, cls);
+  return pg;
+}
+
+static inline void *ts_page_pop(ts_heap_t *h, ts_page_t *pg, size_t cls) {
+  ts_block_t *b = pg->free;
+  pg->free = b->next;
+  pg->used++;
+  b->tag = 0;
+  h->c[cls].nmalloc++;
+  return b;
+}
+
+/* Moves full pages whose TS_TF_FULL bit a remote free has cleared back to the queue. Runs only after such a
+ * free told the heap (notify bit), so full pages are never polled. Cost: one pass over the class's full list. */
+static void ts_heap_sweep_full(ts_heap_t *h, size_t cls) {
+  uint64_t bit = 1ULL << (cls & 63);
+  _Atomic uint64_t *word = &h->notify[cls >> 6];
+  if (!(atomic_load_explicit(word, memory_order_relaxed) & bit)) return;
+  atomic_fetch_and_explicit(word, ~bit, memory_order_acq_rel);
+  for (ts_page_t *pg = h->full[cls].head, *next; pg; pg = next) {
+    next = pg->next;
+    if (atomic_load_explicit(&pg->thread_free, memory_order_relaxed) == TS_TF_FULL) continue;
+    ts_q_unlink(&h->full[cls], pg);
+    ts_page_set_full(pg, false);
+    ts_page_collect_ex(pg, true);
+    ts_q_push_back(&h->queue[cls], pg);
+  }
+  ts_sync_cur(h, cls);
+}
+
+/* The allocation slow path for a real heap: refill from the queue's pages (collecting their frees), then
+ * notified full pages, then a new page. Also where time-based purging advances. */
+void *ts_heap_alloc_slow(ts_heap_t *h, size_t cls) {
+  if ((++h->slow_count & 7) == 0) ts_heap_tick(h, false);
+  ts_queue_t *q = &h->queue[cls];
+  for (int round = 0; round < 2; round++) {
+    ts_page_t *pg = q->head;
+    while (pg) {
+      ts_page_collect(pg);
+      /* Also carve while the page is young: blocks that come straight back (malloc/free pairs) would otherwise
+       * keep the circulating batch at its first, tiny size and send every few mallocs here. */
+      if (!pg->free || pg->bump - pg->start < 4096) ts_page_extend(pg);
+      if (pg->free) {
+        if (pg != q->head) {
+          ts_q_unlink(q, pg);
+          ts_q_push_front(q, pg);
+        }
+        ts_sync_cur(h, cls);
+        return ts_page_pop(h, pg, cls);
+      }
+      /* Full: park it on the full list, unless a remote free slipped in (then collect it on the next turn). */
+      uintptr_t expect = 0;
+      if (!atomic_compare_exchange_strong_explicit(&pg->thread_free, &expect, TS_TF_FULL, memory_order_acq_rel,
+                                                   memory_order_relaxed))
+        continue;
+      ts_page_t *next = pg->next;
+      ts_q_unlink(q, pg);
+      ts_page_set_full(pg, true);
+      ts_q_push_back(&h->full[cls], pg);
+      pg = next;
+    }
+    ts_sync_cur(h, cls);
+    if (round == 0) ts_heap_sweep_full(h, cls);
+    if (!q->head) break;
+  }
+  ts_page_t *pg = ts_page_new(h, cls);
+  if (!pg) return NULL;
+  ts_page_extend(pg);
+  return ts_page_pop(h, pg, cls);
+}
+
+/* Owner free that needs more than a push: the page left the full list, or it emptied and is not current. */
+void ts_page_free_local_slow(ts_heap_t *h, ts_page_t *pg) {
+  size_t cls = pg->cls;
+  if (pg->in_full) {
+    uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &tf, tf & ~TS_TF_FULL, memory_order_acq_rel,
+                                                  memory_order_relaxed)) {
+    }
+    ts_q_unlink(&h->full[cls], pg);
+    ts_page_set_full(pg, false);
+    ts_q_push_back(&h->queue[cls], pg);
+    ts_sync_cur(h, cls);
+  }
+  if (pg->used == 0 && h->c[cls].cur != pg) {
+    ts_q_unlink(&h->queue[cls], pg);
+    ts_sync_cur(h, cls);
+    ts_segment_page_free(h, pg);
+  }
+}
+
+/* Adopts an exited thread's segment: collects every page and queues the ones with room, frees the empty ones. */
+void ts_heap_adopt_segment(ts_heap_t *h, ts_segment_t *s) {
+  ts_segment_adopted(h, s);
+  for (unsigned i = 0; i < TS_SLICES;) {
+    if (!(s->used_slices >> i & 1)) {
+      i++;
+      continue;
+    }
+    ts_page_t *pg = &s->pages[i];
+    unsigned n = pg->nslices;
+    size_t cls = pg->cls;
+    pg->next = pg->prev = NULL;
+    ts_page_set_full(pg, false);
+    ts_page_collect_ex(pg, true);
+    if (pg->used == 0) {
+      bool last = (s->used_slices & ~(((n == 64 ? ~0ULL : (1ULL << n) - 1)) << i)) == 0;
+      ts_segment_page_free(h, pg);
+      if (last) return; /* the segment went back to the pool and may already be someone else's */
+    } else {
+      ts_q_push_back(&h->queue[cls], pg);
+      ts_sync_cur(h, cls);
+    }
+    i += n;
+  }
+}
+
+/* Collects every page of the heap; frees the empty ones (all of them, current pages too, when retire_all).
+ * Used at thread exit (before abandoning) and by malloc_trim. Cost: one pass over all the heap's pages. */
+void ts_heap_collect_all(ts_heap_t *h, bool retire_all) {
+  for (size_t cls = 0; cls < TS_NCLS; cls++) {
+    for (ts_page_t *pg = h->full[cls].head, *next; pg; pg = next) {
+      next = pg->next;
+      ts_q_unlink(&h->full[cls], pg);
+      ts_page_set_full(pg, false);
+      ts_q_push_back(&h->queue[cls], pg);
+    }
+    for (ts_page_t *pg = h->queue[cls].head, *next; pg; pg = next) {
+      next = pg->next;
+      ts_page_collect_ex(pg, true);
+      if (pg->used == 0 && (retire_all || pg != h->queue[cls].head)) {
+        ts_q_unlink(&h->queue[cls], pg);
+        ts_segment_page_free(h, pg);
+      }
+    }
+    ts_sync_cur(h, cls);
+    /* Pages left in the queue may be full: that is fine, the slow path re-parks them. */
+  }
+}
+
+/* Advances time-based work: purging this heap's dirty slices, the pool, the large cache; publishing stats. */
+void ts_heap_tick(ts_heap_t *h, bool force) {
+  uint64_t now = ts_os_now_ms();
+  if (h->purge_head && (force || h->purge_head->purge_at <= now)) ts_heap_purge(h, now, force);
+  ts_pool_tick(now, force);
+  ts_large_tick(now, force);
+  if (force || (h->slow_count & 63) == 0) ts_stats_publish_live(h); /* ~100 ns: every 64th slow call */
+}

@@ -1,0 +1,374 @@
+/* The arena of 4 MiB segments: slices for pages, the shared pool of free segments, abandonment and purging. */
+#include "internal.h"
+
+#include <string.h>
+
+/* The arena is one big MAP_NORESERVE reservation made at start (TSMALLOC_RESERVE_GB, 1 TiB by default, halved
+ * until the kernel agrees). Untouched pages cost nothing, and every address in it is readable, so free() can
+ * tell "mine" from "foreign" with one subtraction and then read the segment header without risk of a fault.
+ * Segments are handed out by bumping an offset and are never unmapped, only purged, so a header stays
+ * readable for the life of the process. Cost of the check on the free fast path: two loads and a compare. */
+uintptr_t ts_arena_lo;
+size_t ts_arena_size;
+static _Atomic size_t ts_arena_next;
+static _Atomic size_t ts_segments_owned;
+
+#define TS_SEG_MAGIC ((uintptr_t)0x7473736567ULL) /* "tsseg" */
+
+/* Free segments shared by all threads: most recently freed at the head (their memory is likely still
+ * resident), purged from the tail once older than the purge delay or when more than the retain limit waits. */
+static ts_lock_t ts_pool_lock;
+static ts_segment_t *ts_pool_head, *ts_pool_tail;
+static size_t ts_pool_dirty;
+static _Atomic uint64_t ts_pool_deadline = UINT64_MAX;
+
+/* Segments of exited threads that still hold live blocks; a thread that needs a page adopts one. */
+static ts_lock_t ts_aband_lock;
+static ts_segment_t *ts_aband_head;
+
+bool ts_arena_init(void) {
+  size_t want = (size_t)ts_opt(TS_OPT_RESERVE_GB) << 30;
+  for (size_t size = want; size >= ((size_t)1 << 30); size >>= 1) {
+    uint8_t *p = ts_os_map(size + TS_SEG_SIZE, true);
+    if (!p) continue;
+    if (size < want && size >= ((size_t)2 << 30)) {
+      /* Under a limit (ulimit -v, overcommit_memory=2, valgrind): take half of what fits, so that large blocks,
+       * thread stacks and the program's own mappings still have room. */
+      ts_os_unmap(p, size + TS_SEG_SIZE);
+      size >>= 1;
+      p = ts_os_map(size + TS_SEG_SIZE, true);
+      if (!p) continue;
+    }
+    uintptr_t lo = ((uintptr_t)p + TS_SEG_MASK) & ~(uintptr_t)TS_SEG_MASK;
+    if (lo > (uintptr_t)p) ts_os_unmap(p, lo - (uintptr_t)p);
+    uintptr_t tail = (uintptr_t)p + size + TS_SEG_SIZE - (lo + size);
+    if (tail) ts_os_unmap((void *)(lo + size), tail);
+    ts_arena_size = size;
+    ts_arena_lo = lo;
+    atomic_store(&ts_os_purged_bytes, 0);
+    return true;
+  }
+  return false;
+}
+
+static size_t ts_slice_bytes(uint64_t mask) { return (size_t)__builtin_popcountll(mask) * TS_SLICE_SIZE; }
+
+/* ---- owner-private segment lists of a heap ---- */
+static void ts_list_remove(ts_segment_t **head, ts_segment_t *s) {
+  if (s->prev) s->prev->next = s->next;
+  else *head = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->next = s->prev = NULL;
+}
+static void ts_list_push(ts_segment_t **head, ts_segment_t *s) {
+  s->prev = NULL;
+  s->next = *head;
+  if (*head) (*head)->prev = s;
+  *head = s;
+}
+static void ts_purge_list_remove(ts_heap_t *h, ts_segment_t *s) {
+  if (!s->in_purge) return;
+  if (s->pprev) s->pprev->pnext = s->pnext;
+  else h->purge_head = s->pnext;
+  if (s->pnext) s->pnext->pprev = s->pprev;
+  else h->purge_tail = s->pprev;
+  s->pnext = s->pprev = NULL;
+  s->in_purge = 0;
+}
+static void ts_purge_list_append(ts_heap_t *h, ts_segment_t *s, uint64_t now) {
+  if (s->in_purge) return;
+  s->in_purge = 1;
+  s->purge_at = now + (uint64_t)ts_opt(TS_OPT_PURGE_DELAY_MS);
+  s->pnext = NULL;
+  s->pprev = h->purge_tail;
+  if (h->purge_tail) h->purge_tail->pnext = s;
+  else h->purge_head = s;
+  h->purge_tail = s;
+}
+
+/* Returns the dirty free slices of an owned segment to the OS, one madvise per run of slices. */
+static void ts_segment_purge(ts_heap_t *h, ts_segment_t *s) {
+  uint64_t d = s->dirty_slices & ~s->used_slices;
+  while (d) {
+    unsigned i = (unsigned)__builtin_ctzll(d);
+    unsigned j = i;
+    while (j < TS_SLICES && (d >> j & 1)) j++;
+    uint8_t *lo = (uint8_t *)s + (size_t)i * TS_SLICE_SIZE + (i == 0 ? TS_HDR_SIZE : 0);
+    uint8_t *hi = (uint8_t *)s + (size_t)j * TS_SLICE_SIZE;
+    ts_os_purge(lo, (size_t)(hi - lo));
+    d &= j >= 64 ? 0 : ~0ULL << j;
+  }
+  h->dirty_bytes -= ts_slice_bytes(s->dirty_slices);
+  s->dirty_slices = 0;
+  ts_purge_list_remove(h, s);
+}
+
+/* Purges segments whose delay has passed (all of them when forced), then enough of the oldest to get back
+ * under half the retain limit. Cost: nothing unless a deadline passed; then a syscall per run of slices. */
+void ts_heap_purge(ts_heap_t *h, uint64_t now, bool force) {
+  while (h->purge_head && (force || h->purge_head->purge_at <= now)) ts_segment_purge(h, h->purge_head);
+  size_t retain = (size_t)ts_opt(TS_OPT_RETAIN_MB) << 20;
+  if (h->dirty_bytes > retain)
+    while (h->purge_head && h->dirty_bytes > retain / 2) ts_segment_purge(h, h->purge_head);
+}
+
+/* ---- the shared pool ---- */
+static void ts_pool_purge_locked(ts_segment_t *s) {
+  if (!s->dirty_slices) return;
+  /* The first OS page keeps the pool links and the magic; the rest, page descriptors included, goes. */
+  ts_os_purge((uint8_t *)s + TS_OS_PAGE, TS_SEG_SIZE - TS_OS_PAGE);
+  ts_pool_dirty -= ts_slice_bytes(s->dirty_slices);
+  s->dirty_slices = 0;
+}
+
+static void ts_pool_update_deadline_locked(uint64_t now, bool force) {
+  uint64_t deadline = UINT64_MAX;
+  for (ts_segment_t *s = ts_pool_tail; s; s = s->prev) {
+    if (!s->dirty_slices) continue;
+    if (force || s->purge_at <= now) {
+      ts_pool_purge_locked(s);
+      continue;
+    }
+    deadline = s->purge_at;
+    break;
+  }
+  atomic_store_explicit(&ts_pool_deadline, deadline, memory_order_relaxed);
+}
+
+void ts_pool_tick(uint64_t now, bool force) {
+  if (!force && now < atomic_load_explicit(&ts_pool_deadline, memory_order_relaxed)) return;
+  ts_lock(&ts_pool_lock);
+  ts_pool_update_deadline_locked(now, force);
+  ts_unlock(&ts_pool_lock);
+}
+
+static void ts_segment_release(ts_heap_t *h, ts_segment_t *s, uint64_t now) {
+  if (s->in_avail) ts_list_remove(&h->avail, s);
+  else ts_list_remove(&h->fullsegs, s);
+  s->in_avail = 0;
+  ts_purge_list_remove(h, s);
+  h->dirty_bytes -= ts_slice_bytes(s->dirty_slices);
+  atomic_store_explicit(&s->heap, NULL, memory_order_relaxed);
+  s->state = TS_SEG_FREE;
+  s->purge_at = now + (uint64_t)ts_opt(TS_OPT_PURGE_DELAY_MS);
+  atomic_fetch_sub_explicit(&ts_segments_owned, 1, memory_order_relaxed);
+  size_t retain = (size_t)ts_opt(TS_OPT_RETAIN_MB) << 20;
+  ts_lock(&ts_pool_lock);
+  s->prev = NULL;
+  s->next = ts_pool_head;
+  if (ts_pool_head) ts_pool_head->prev = s;
+  else ts_pool_tail = s;
+  ts_pool_head = s;
+  ts_pool_dirty += ts_slice_bytes(s->dirty_slices);
+  if (ts_opt(TS_OPT_PURGE_DELAY_MS) == 0 || ts_pool_dirty > retain) {
+    for (ts_segment_t *t = ts_pool_tail; t && ts_pool_dirty > retain / 2; t = t->prev) ts_pool_purge_locked(t);
+    if (ts_opt(TS_OPT_PURGE_DELAY_MS) == 0) ts_pool_purge_locked(s);
+  }
+  if (atomic_load_explicit(&ts_pool_deadline, memory_order_relaxed) == UINT64_MAX && s->dirty_slices)
+    atomic_store_explicit(&ts_pool_deadline, s->purge_at, memory_order_relaxed);
+  ts_unlock(&ts_pool_lock);
+}
+
+static ts_segment_t *ts_segment_new(ts_heap_t *h, uint64_t now) {
+  ts_segment_t *s = NULL;
+  uint64_t dirty = 0;
+  ts_lock(&ts_pool_lock);
+  if (ts_pool_head) {
+    s = ts_pool_head;
+    ts_pool_head = s->next;
+    if (ts_pool_head) ts_pool_head->prev = NULL;
+    else ts_pool_tail = NULL;
+    dirty = s->dirty_slices;
+    ts_pool_dirty -= ts_slice_bytes(dirty);
+  }
+  ts_unlock(&ts_pool_lock);
+  if (!s) {
+    size_t off = atomic_fetch_add_explicit(&ts_arena_next, TS_SEG_SIZE, memory_order_relaxed);
+    if (off + TS_SEG_SIZE > ts_arena_size) return NULL; /* the reservation is used up: ENOMEM */
+    s = (ts_segment_t *)(ts_arena_lo + off);
+  }
+  memset(s, 0, sizeof *s);
+  s->magic = TS_SEG_MAGIC ^ (uintptr_t)s;
+  s->state = TS_SEG_OWNED;
+  for (unsigned i = 0; i < TS_SLICES; i++) s->slice_page[i] = (uint8_t)i;
+  atomic_store_explicit(&s->heap, h, memory_order_release);
+  atomic_fetch_add_explicit(&ts_segments_owned, 1, memory_order_relaxed);
+  s->in_avail = 1;
+  ts_list_push(&h->avail, s);
+  if (dirty) {
+    s->dirty_slices = dirty;
+    h->dirty_bytes += ts_slice_bytes(dirty);
+    ts_purge_list_append(h, s, now);
+  }
+  return s;
+}
+
+/* First slice of a free aligned run of n slices (1, 4 or 16), preferring slices still resident; -1 if none. */
+static int ts_find_run(const ts_segment_t *s, unsigned n) {
+  uint64_t f = ~s->used_slices, m;
+  if (n == 1) {
+    m = f;
+  } else {
+    m = f & (f >> 1);
+    m &= m >> 2;
+    if (n == 16) {
+      m &= m >> 4;
+      m &= m >> 8;
+      m &= 0x0001000100010001ULL;
+    } else {
+      m &= 0x1111111111111111ULL;
+    }
+    m &= ~1ULL; /* slice 0 carries the header: only a 1-slice page fits there */
+  }
+  uint64_t warm = m & s->dirty_slices;
+  if (warm) m = warm;
+  return m ? __builtin_ctzll(m) : -1;
+}
+
+static ts_page_t *ts_segment_take(ts_heap_t *h, ts_segment_t *s, unsigned i, unsigned n) {
+  uint64_t mask = (n == 64 ? ~0ULL : ((1ULL << n) - 1)) << i;
+  s->used_slices |= mask;
+  uint64_t d = s->dirty_slices & mask;
+  if (d) {
+    s->dirty_slices &= ~mask;
+    h->dirty_bytes -= ts_slice_bytes(d);
+    if (!s->dirty_slices) ts_purge_list_remove(h, s);
+  }
+  if (s->used_slices == ~0ULL) {
+    ts_list_remove(&h->avail, s);
+    s->in_avail = 0;
+    ts_list_push(&h->fullsegs, s);
+  }
+  for (unsigned k = i; k < i + n; k++) s->slice_page[k] = (uint8_t)i;
+  ts_page_t *pg = &s->pages[i];
+  pg->nslices = (uint8_t)n;
+  atomic_store_explicit(&pg->heap, h, memory_order_release);
+  pg->start = (uint8_t *)s + (size_t)i * TS_SLICE_SIZE + (i == 0 ? TS_HDR_SIZE : 0);
+  pg->end = (uint8_t *)s + (size_t)(i + n) * TS_SLICE_SIZE; /* page.c trims to whole blocks */
+  return pg;
+}
+
+/* A page of n slices for heap h: from its own segments, an exited thread's segment, the pool or the arena.
+ * Cost: a bitmap search per segment looked at (few); a lock only when a segment changes hands. */
+ts_page_t *ts_segment_page_alloc(ts_heap_t *h, unsigned n) {
+  for (int adopted = 0;; adopted++) {
+    int tries = 0;
+    for (ts_segment_t *s = h->avail; s && tries < 8; s = s->next, tries++) {
+      int i = ts_find_run(s, n);
+      if (i >= 0) return ts_segment_take(h, s, (unsigned)i, n);
+    }
+    if (adopted >= 4) break;
+    ts_segment_t *a = ts_abandoned_pop();
+    if (!a) break;
+    ts_heap_adopt_segment(h, a);
+  }
+  ts_segment_t *s = ts_segment_new(h, ts_os_now_ms());
+  if (!s) return NULL;
+  int i = ts_find_run(s, n);
+  return ts_segment_take(h, s, (unsigned)i, n);
+}
+
+/* Gives an empty page's slices back to its segment (dirty), and an empty segment back to the pool. */
+void ts_segment_page_free(ts_heap_t *h, ts_page_t *pg) {
+  ts_segment_t *s = ts_segment_of(pg);
+  unsigned i = (unsigned)(pg - s->pages), n = pg->nslices;
+  uint64_t mask = (n == 64 ? ~0ULL : ((1ULL << n) - 1)) << i;
+  for (unsigned k = i; k < i + n; k++) s->slice_page[k] = (uint8_t)k;
+  pg->block_size = 0;
+  pg->start = pg->bump = pg->end = NULL;
+  atomic_store_explicit(&pg->heap, NULL, memory_order_relaxed);
+  pg->free = pg->local_free = NULL;
+  pg->used = 0;
+  pg->recip = 0;
+  pg->in_full = 0;
+  atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
+  bool was_full = s->used_slices == ~0ULL;
+  s->used_slices &= ~mask;
+  s->dirty_slices |= mask;
+  h->dirty_bytes += (size_t)n * TS_SLICE_SIZE;
+  if (was_full) {
+    ts_list_remove(&h->fullsegs, s);
+    ts_list_push(&h->avail, s);
+    s->in_avail = 1;
+  }
+  uint64_t now = ts_os_now_ms();
+  if (s->used_slices == 0) {
+    ts_segment_release(h, s, now);
+  } else {
+    ts_purge_list_append(h, s, now);
+    if (ts_opt(TS_OPT_PURGE_DELAY_MS) == 0) ts_segment_purge(h, s);
+  }
+  ts_heap_purge(h, now, false);
+}
+
+/* Thread exit: every segment still holding blocks is put on the abandoned list, where remote frees keep
+ * landing (atomically) until another thread adopts it, dirty slices and all. Nothing is purged here: a program
+ * that churns threads would pay a TLB-shootdown madvise per thread exit (measured: 80% of its time), and the
+ * next thread adopts the resident memory instead. Empty segments went to the pool already. */
+void ts_segments_abandon(ts_heap_t *h) {
+  while (h->purge_head) ts_purge_list_remove(h, h->purge_head);
+  h->dirty_bytes = 0;
+  ts_segment_t *lists[2] = {h->avail, h->fullsegs};
+  h->avail = h->fullsegs = NULL;
+  for (int l = 0; l < 2; l++) {
+    for (ts_segment_t *s = lists[l], *next; s; s = next) {
+      next = s->next;
+      s->in_avail = 0;
+      s->state = TS_SEG_ABANDONED;
+      atomic_store_explicit(&s->heap, NULL, memory_order_release);
+      for (unsigned i = 0; i < TS_SLICES; i++)
+        if (s->used_slices >> i & 1 && s->slice_page[i] == i)
+          atomic_store_explicit(&s->pages[i].heap, NULL, memory_order_release);
+      ts_lock(&ts_aband_lock);
+      s->prev = NULL;
+      s->next = ts_aband_head;
+      __atomic_store_n(&ts_aband_head, s, __ATOMIC_RELAXED); /* peeked without the lock */
+      ts_unlock(&ts_aband_lock);
+    }
+  }
+}
+
+ts_segment_t *ts_abandoned_pop(void) {
+  if (!__atomic_load_n(&ts_aband_head, __ATOMIC_RELAXED)) return NULL; /* cheap peek; the lock decides */
+  ts_lock(&ts_aband_lock);
+  ts_segment_t *s = ts_aband_head;
+  if (s) __atomic_store_n(&ts_aband_head, s->next, __ATOMIC_RELAXED);
+  ts_unlock(&ts_aband_lock);
+  if (s) s->next = NULL;
+  return s;
+}
+
+void ts_segment_adopted(ts_heap_t *h, ts_segment_t *s) {
+  s->state = TS_SEG_OWNED;
+  atomic_store_explicit(&s->heap, h, memory_order_release);
+  for (unsigned i = 0; i < TS_SLICES; i++)
+    if (s->used_slices >> i & 1 && s->slice_page[i] == i) atomic_store_explicit(&s->pages[i].heap, h, memory_order_release);
+  if (s->used_slices == ~0ULL) {
+    s->in_avail = 0;
+    ts_list_push(&h->fullsegs, s);
+  } else {
+    s->in_avail = 1;
+    ts_list_push(&h->avail, s);
+  }
+  if (s->dirty_slices) {
+    h->dirty_bytes += ts_slice_bytes(s->dirty_slices);
+    ts_purge_list_append(h, s, ts_os_now_ms());
+  }
+}
+
+size_t ts_segment_mapped_bytes(void) { return atomic_load(&ts_segments_owned) * TS_SEG_SIZE; }
+
+/* fork() in a threaded program: another thread may have held a lock at that instant. Its structure may be
+ * half-updated, so the child forgets it (leaking what it held: those segments stay reserved, never reused). */
+void ts_segment_after_fork_child(void) {
+  if (atomic_load(&ts_pool_lock.v)) {
+    ts_pool_head = ts_pool_tail = NULL;
+    ts_pool_dirty = 0;
+    atomic_store(&ts_pool_deadline, UINT64_MAX);
+    ts_unlock(&ts_pool_lock);
+  }
+  if (atomic_load(&ts_aband_lock.v)) {
+    ts_aband_head = NULL;
+    ts_unlock(&ts_aband_lock);
+  }
+}

@@ -1,0 +1,113 @@
+// The default allocator under LD_PRELOAD: stress, fork, thread exit, RSS after a burst, introspection, options,
+// statistics, sanitizer builds of the stress test, and the real programs the issue names.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import { bundledPath, compileC, root, scratch, tsmalloc } from './helpers.mjs';
+
+const lib = bundledPath('tsmalloc');
+const run = (args, opts) => tsmalloc(['run', '--no-core', '--allocator', 'tsmalloc', ...args], opts);
+
+/** Asserts a C test program exited 0 and its last line reports no failures. */
+function passes(r, what) {
+  assert.is(r.status, 0, `${what}: exit ${r.status}\n${r.stdout}\n${r.stderr}`);
+}
+
+test('tsmalloc is the default allocator of run', () => {
+  const r = tsmalloc(['run', 'cat', '/proc/self/maps']);
+  assert.ok(r.stdout.includes(lib));
+});
+
+test('introspection and extra entry points (test/c/api_extra.c), also valid on glibc', () => {
+  const bin = compileC('test/c/api_extra.c', ['-ldl']);
+  passes(tsmalloc(['run', '--allocator', 'system', bin]), 'glibc');
+  passes(run([bin], { env: { TS_EXPECT_C23: '1' } }), 'tsmalloc');
+});
+
+test('multi-thread stress with migrating objects and verified contents', () => {
+  passes(run([compileC('test/c/stress.c')], { timeout: 180_000 }), 'stress');
+});
+
+test('fork while other threads allocate; fork + getline + fflush(NULL)', () => {
+  passes(run([compileC('test/c/fork.c')], { timeout: 180_000 }), 'fork');
+});
+
+test('frees after thread teardown and of exited threads\' blocks', () => {
+  passes(run([compileC('test/c/thread_exit.c')]), 'thread_exit');
+});
+
+test('RSS comes down after a burst of small blocks is freed', () => {
+  const r = run([compileC('test/c/rss.c')], { env: { TS_RSS_EXPECT_MAX_PERCENT: '10' }, timeout: 180_000 });
+  passes(r, 'rss');
+  assert.match(r.stdout, /rss_after_free_kib=\d+ peak_kib=\d+/);
+});
+
+for (const [name, flag, env] of [
+  ['AddressSanitizer', '-fsanitize=address', {}],
+  ['ThreadSanitizer', '-fsanitize=thread', { TSMALLOC_RESERVE_GB: '64' }],
+]) {
+  test(`stress test compiled with the allocator under ${name}`, () => {
+    const dir = join(scratch(), `san-${flag.split('=')[1]}`);
+    mkdirSync(dir, { recursive: true });
+    const bin = join(dir, 'stress');
+    const sources = ['csrc/tsmalloc', 'csrc/common'].flatMap((d) =>
+      execFileSync('sh', ['-c', `ls ${d}/*.c`], { cwd: root, encoding: 'utf8' }).trim().split('\n'),
+    );
+    execFileSync('gcc', ['-O1', '-g', '-pthread', flag, '-Icsrc/common', '-o', bin, 'test/c/stress.c', ...sources], { cwd: root });
+    const r = spawnSync(bin, [], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 300_000 });
+    assert.is(r.status, 0, `${name}: exit ${r.status}\n${r.stdout}\n${r.stderr.slice(0, 3000)}`);
+    assert.not.match(r.stderr, /ERROR: (AddressSanitizer|ThreadSanitizer)|WARNING: ThreadSanitizer/);
+  });
+}
+
+test('TSMALLOC_STATS=1 (run --stats) prints statistics at exit; TSMALLOC_STATS_FILE sends them to a file', () => {
+  const r = tsmalloc(['run', '--stats', 'ls', '/']);
+  assert.is(r.status, 0);
+  for (const line of ['peak RSS', 'peak live bytes', 'peak RSS / peak live', 'returned to the OS', 'cross-thread frees']) {
+    assert.match(r.stderr, line);
+  }
+  const file = join(scratch(), 'stats.txt');
+  const f = run(['sh', '-c', 'exec 2>&-; ls / > /dev/null'], { env: { TSMALLOC_STATS: '1', TSMALLOC_STATS_FILE: file } });
+  assert.is(f.status, 0);
+  assert.match(readFileSync(file, 'utf8'), 'peak RSS');
+});
+
+test('a bad option value is warned about once and the default kept', () => {
+  const r = run(['true'], { env: { TSMALLOC_PURGE_DELAY_MS: 'soon' } });
+  assert.is(r.status, 0);
+  assert.is(r.stderr, "tsmalloc: ignoring TSMALLOC_PURGE_DELAY_MS='soon': expected a whole number from 0 to 3600000\n");
+});
+
+test('real programs: python3 (PYTHONMALLOC=malloc), node, gcc, git, perl, sqlite3', () => {
+  const dir = join(scratch(), 'programs');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'hello.c'), '#include <stdio.h>\n#include <stdlib.h>\nint main(void){char*p=malloc(64);sprintf(p,"%d",6*7);puts(p);free(p);return 0;}\n');
+  const same = (args, opts = {}) => {
+    const mine = run(args, { cwd: dir, ...opts });
+    const sys = tsmalloc(['run', '--allocator', 'system', ...args], { cwd: dir, ...opts });
+    assert.is(mine.status, 0, `${args.join(' ')}: ${mine.stderr}`);
+    assert.is(mine.stdout, sys.stdout, args.join(' '));
+    return mine.stdout;
+  };
+  same(['/usr/bin/python3', '-c', 'import json; d = {str(i): [i] * 5 for i in range(100000)}; print(len(json.dumps(d)))'], {
+    env: { PYTHONMALLOC: 'malloc' },
+  });
+  same([process.execPath, '-e', 'const a = []; for (let i = 0; i < 200000; i++) a.push({ i, s: "x" + i }); console.log(a.length)']);
+  assert.is(run(['gcc', '-O2', '-o', 'hello', 'hello.c'], { cwd: dir }).status, 0);
+  assert.is(execFileSync(join(dir, 'hello'), { encoding: 'utf8' }), '42\n');
+  same(['perl', '-e', 'my %h; $h{$_} = "v" x ($_ % 50) for 1..100000; print scalar(keys %h), "\\n"']);
+  same(['sqlite3', ':memory:', 'create table t(a integer, b text); with recursive c(x) as (select 1 union all select x+1 from c where x < 50000) insert into t select x, hex(randomblob(16)) from c; create index ib on t(b); select count(*) from t;']);
+  const gitEnv = { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e', GIT_AUTHOR_DATE: '2026-01-01T00:00:00Z', GIT_COMMITTER_DATE: '2026-01-01T00:00:00Z' };
+  const repo = join(dir, 'repo');
+  for (const args of [['git', 'init', '-q', repo], ['git', '-C', repo, 'add', '.'], ['git', '-C', repo, 'commit', '-q', '--allow-empty', '-m', 'first'], ['git', '-C', repo, 'gc', '-q']]) {
+    const r = run(args, { env: gitEnv });
+    assert.is(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+  }
+  assert.is(run(['git', '-C', repo, 'log', '--format=%s'], { env: gitEnv }).stdout, 'first\n');
+  assert.ok(existsSync(join(repo, '.git')));
+});
+
+test.run();
