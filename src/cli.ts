@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { pathToFileURL } from 'node:url';
 
+import { register as registerBench } from './commands/bench.js';
 import { register as registerDebug } from './commands/debug.js';
 import { register as registerInfo } from './commands/info.js';
 import { register as registerRun } from './commands/run.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerDebug(program);
   registerTestSuite(program);
+  registerBench(program);
   registerInfo(program);
   program.addHelpText(
     'after',
@@ -33,6 +35,7 @@ export function buildProgram(): Command {
       '  $ tsmalloc run --backtrace ./myprog     # on a crash, print the backtrace',
       '  $ tsmalloc debug                        # explain the newest core in this directory',
       '  $ tsmalloc test-suite --lib ./mymalloc.so   # real programs on your allocator vs glibc',
+      '  $ tsmalloc bench --quick                    # tsmalloc vs glibc, jemalloc, tcmalloc, mimalloc',
       '  $ tsmalloc info',
     ].join('\n'),
   );

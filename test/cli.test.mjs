@@ -22,7 +22,8 @@ test('--version prints the package version', () => {
 });
 
 test('help texts match their snapshots and show examples', () => {
-  for (const [args, file] of [[['--help'], 'help.txt'], [['run', '--help'], 'help-run.txt'], [['info', '--help'], 'help-info.txt']]) {
+  const commands = ['run', 'debug', 'test-suite', 'bench', 'info'];
+  for (const [args, file] of [[['--help'], 'help.txt'], ...commands.map((c) => [[c, '--help'], `help-${c}.txt`])]) {
     const r = tsmalloc(args);
     assert.is(r.status, 0);
     assert.match(r.stdout, 'Examples:');

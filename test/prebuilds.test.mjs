@@ -1,11 +1,12 @@
 // The committed prebuilds are built from the csrc/ in this commit: each embeds the hash of its sources.
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { sourceHash } from '../scripts/source-hash.mjs';
-import { root } from './helpers.mjs';
+import { root, scratch } from './helpers.mjs';
 
 const { BUNDLED } = await import('../dist/lib/allocators.js');
 const targets = [...readFileSync(join(root, 'binding.gyp'), 'utf8').matchAll(/'target_name':\s*'([^']+)'/g)].map((m) => m[1]);
@@ -33,6 +34,29 @@ test('the source hash changes when a source changes', () => {
   const a = sourceHash('simple');
   const b = sourceHash('simple', join(root, 'test', 'fixtures', 'hash-tree'));
   assert.is.not(a, b);
+});
+
+test('npm install builds from csrc/ where no prebuild fits this machine', () => {
+  // node-gyp-build is what `npm install` runs. With LIBC=musl the glibc prebuilds do not match, the install-time
+  // check (scripts/prebuild-test.cjs) fails, and it must fall back to node-gyp: the same libraries from source.
+  const pkg = join(scratch(), 'fallback');
+  mkdirSync(pkg, { recursive: true });
+  for (const p of ['package.json', 'binding.gyp', 'csrc', 'scripts', 'prebuilds']) cpSync(join(root, p), join(pkg, p), { recursive: true });
+  symlinkSync(join(root, 'node_modules'), join(pkg, 'node_modules'));
+  const r = spawnSync(process.execPath, [join(root, 'node_modules', 'node-gyp-build', 'bin.js')], {
+    cwd: pkg,
+    env: { ...process.env, LIBC: 'musl' },
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  assert.is(r.status, 0, r.stderr.slice(-2000));
+  for (const name of targets) {
+    const bytes = readFileSync(join(pkg, 'build', 'Release', `${name}.node`)).toString('latin1');
+    assert.is(/tsmalloc-source:([0-9a-f]{16})/.exec(bytes)?.[1], sourceHash(name), `${name} built from these sources`);
+  }
+  // And what it built passes the same install-time check (each library loads into /bin/sh).
+  const check = spawnSync(process.execPath, [join(pkg, 'scripts', 'prebuild-test.cjs')], { cwd: pkg, encoding: 'utf8' });
+  assert.is(check.status, 0, check.stderr);
 });
 
 test.run();
