@@ -20,7 +20,8 @@ static TS_NOINLINE void *ts_small_slow(size_t n) {
       return p ? p : ts_oom();
     }
   }
-  void *p = ts_heap_alloc(h, cls);
+  /* One-block pages must be parked as they give their block: only the slow path does that (page.c). */
+  void *p = cls >= TS_CLS_SOLO ? ts_heap_alloc_slow(h, cls) : ts_heap_alloc(h, cls);
   return p ? p : ts_oom();
 }
 

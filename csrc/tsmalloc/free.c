@@ -18,6 +18,20 @@
 
 _Noreturn void ts_report_foreign(const void *p, const char *call) { ts_misuse("invalid pointer", p, call); }
 
+/* p is in no live block. If it is where the first block of a page since given back was (always the case for a
+ * freed one-block page, above 32 KiB), it is reported as freed rather than as never allocated. Cold path only:
+ * it reads the segment header without a lock, which is fine for a report. */
+static TS_NOINLINE __attribute__((cold)) _Noreturn void ts_report_outside(const void *p, const char *call,
+                                                                         const char *freed_error) {
+  const ts_segment_t *seg = ts_segment_of(p);
+  unsigned i = ((uintptr_t)p >> TS_SLICE_SHIFT) & (TS_SLICES - 1);
+  uintptr_t first = (uintptr_t)seg + (uintptr_t)i * TS_SLICE_SIZE + (i == 0 ? TS_HDR_SIZE : 0);
+  uint64_t used = __atomic_load_n(&seg->used_slices, __ATOMIC_RELAXED);
+  uint64_t dirty = __atomic_load_n(&seg->dirty_slices, __ATOMIC_RELAXED);
+  if ((uintptr_t)p == first && !(used >> i & 1) && (dirty >> i & 1)) ts_misuse(freed_error, p, call);
+  ts_report_foreign(p, call);
+}
+
 /* Page of a block in the arena, after checking that p is the start of a block handed out and not free again.
  * Cost: one byte load, a multiply to check the offset, one compare for the tag. */
 static inline __attribute__((always_inline)) ts_page_t *ts_block_page_inl(const void *p, uintptr_t tag,
@@ -29,7 +43,7 @@ static inline __attribute__((always_inline)) ts_page_t *ts_block_page_inl(const 
   /* bump only grows, and a block being freed lies below it already: a relaxed read of a racing update is fine */
   uint8_t *bump = __atomic_load_n(&pg->bump, __ATOMIC_RELAXED);
   if (TS_UNLIKELY(off >= (uintptr_t)(bump - pg->start) || ((off * pg->recip) >> 40) * pg->block_size != off))
-    ts_report_foreign(p, call);
+    ts_report_outside(p, call, freed_error);
   if (TS_UNLIKELY(((const ts_block_t *)p)->tag == tag)) ts_misuse(freed_error, p, call);
   return pg;
 }

@@ -36,7 +36,7 @@
 /* ---- Geometry -------------------------------------------------------------------------------------------------
  * Memory for blocks up to TS_MEDIUM_MAX comes in 4 MiB segments aligned to 4 MiB, so the segment header (and the
  * page descriptor of any block) is found from a block pointer with a mask: no global lookup on the fast path.
- * A segment is 64 slices of 64 KiB; a page is 1, 4 or 16 aligned slices and holds blocks of one size class.
+ * A segment is 64 slices of 64 KiB; a page is 1, 2 or 4 aligned slices and holds blocks of one size class.
  * The header takes the first TS_HDR_SIZE bytes of slice 0, which can still hold a (shorter) 1-slice page. */
 #define TS_SEG_SHIFT 22
 #define TS_SEG_SIZE ((size_t)1 << TS_SEG_SHIFT)
@@ -50,6 +50,7 @@
 /* Size classes: 16-byte steps to 128, then 8 classes per doubling up to 128 KiB, so a block wastes at most
  * 12.5% of itself (plus the 16-byte rounding of the smallest ones). Every class is a multiple of 16. */
 #define TS_NCLS 88
+#define TS_CLS_SOLO 72 /* classes from here (above 32 KiB) have one block per page (page.c) */
 #define TS_SMALL_TBL_MAX 8192
 #define TS_MEDIUM_MAX ((size_t)128 << 10)
 #define TS_ALIGN_MAX_SMALL ((size_t)16384) /* larger alignments go to the large path */
@@ -209,7 +210,7 @@ extern _Atomic uint64_t ts_os_purged_bytes;
 
 /* ---- segment.c: the arena, segments, slices, the free-segment pool and purging ---- */
 bool ts_arena_init(void);
-ts_page_t *ts_segment_page_alloc(ts_heap_t *h, unsigned nslices); /* NULL when out of memory */
+ts_page_t *ts_segment_page_alloc(ts_heap_t *h, unsigned nslices, bool whole); /* NULL when out of memory */
 void ts_segment_page_free(ts_heap_t *h, ts_page_t *pg);
 void ts_heap_purge(ts_heap_t *h, uint64_t now, bool force);
 void ts_pool_tick(uint64_t now, bool force);

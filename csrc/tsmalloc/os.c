@@ -47,8 +47,15 @@ void ts_os_purge(void *p, size_t size) {
   errno = saved;
 }
 
-/* mremap moves page-table entries instead of copying bytes: growing a 32 MiB block costs microseconds. */
+/* mremap moves page-table entries instead of copying bytes: growing a 32 MiB block costs microseconds.
+ * Under TSan it always fails (callers fall back to map, copy, unmap): TSan does not intercept mremap, so the
+ * range a move vacated kept its old accesses and a later mmap there by another thread was reported as a race
+ * (about one stress run in eight). */
 void *ts_os_remap(void *p, size_t old_size, size_t new_size, bool may_move) {
+#if defined(__SANITIZE_THREAD__)
+  (void)p, (void)old_size, (void)new_size, (void)may_move;
+  return NULL;
+#endif
   int saved = errno;
   void *q = mremap(p, old_size, new_size, may_move ? MREMAP_MAYMOVE : 0);
   errno = saved;

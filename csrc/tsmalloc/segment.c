@@ -203,23 +203,28 @@ static ts_segment_t *ts_segment_new(ts_heap_t *h, uint64_t now) {
   return s;
 }
 
-/* First slice of a free aligned run of n slices (1, 4 or 16), preferring slices still resident; -1 if none. */
-static int ts_find_run(const ts_segment_t *s, unsigned n) {
+/* First slice of a free aligned run of n slices (1, 2, 4 or 16), preferring slices still resident; -1 if none.
+ * whole: the page needs all of its slices, so not slice 0, whose first TS_HDR_SIZE bytes are the header. */
+static int ts_find_run(const ts_segment_t *s, unsigned n, bool whole) {
   uint64_t f = ~s->used_slices, m;
   if (n == 1) {
     m = f;
   } else {
     m = f & (f >> 1);
-    m &= m >> 2;
-    if (n == 16) {
-      m &= m >> 4;
-      m &= m >> 8;
-      m &= 0x0001000100010001ULL;
+    if (n == 2) {
+      m &= 0x5555555555555555ULL;
     } else {
-      m &= 0x1111111111111111ULL;
+      m &= m >> 2;
+      if (n == 16) {
+        m &= m >> 4;
+        m &= m >> 8;
+        m &= 0x0001000100010001ULL;
+      } else {
+        m &= 0x1111111111111111ULL;
+      }
     }
-    m &= ~1ULL; /* slice 0 carries the header: only a 1-slice page fits there */
   }
+  if (n > 1 || whole) m &= ~1ULL; /* slice 0 carries the header: only a short 1-slice page fits there */
   uint64_t warm = m & s->dirty_slices;
   if (warm) m = warm;
   return m ? __builtin_ctzll(m) : -1;
@@ -250,11 +255,11 @@ static ts_page_t *ts_segment_take(ts_heap_t *h, ts_segment_t *s, unsigned i, uns
 
 /* A page of n slices for heap h: from its own segments, an exited thread's segment, the pool or the arena.
  * Cost: a bitmap search per segment looked at (few); a lock only when a segment changes hands. */
-ts_page_t *ts_segment_page_alloc(ts_heap_t *h, unsigned n) {
+ts_page_t *ts_segment_page_alloc(ts_heap_t *h, unsigned n, bool whole) {
   for (int adopted = 0;; adopted++) {
     int tries = 0;
     for (ts_segment_t *s = h->avail; s && tries < 8; s = s->next, tries++) {
-      int i = ts_find_run(s, n);
+      int i = ts_find_run(s, n, whole);
       if (i >= 0) return ts_segment_take(h, s, (unsigned)i, n);
     }
     if (adopted >= 4) break;
@@ -264,7 +269,7 @@ ts_page_t *ts_segment_page_alloc(ts_heap_t *h, unsigned n) {
   }
   ts_segment_t *s = ts_segment_new(h, ts_os_now_ms());
   if (!s) return NULL;
-  int i = ts_find_run(s, n);
+  int i = ts_find_run(s, n, whole);
   return ts_segment_take(h, s, (unsigned)i, n);
 }
 
