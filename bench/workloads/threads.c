@@ -6,21 +6,7 @@ static long ops, slots;
 
 static void *worker(void *arg)
 {
-    uint64_t rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)(uintptr_t)arg * 0xD1B54A32D192ED03ULL);
-    void **slot = calloc((size_t)slots, sizeof *slot);
-    unsigned long acc = 0;
-
-    for (long i = 0; i < ops; i++) {
-        size_t k = wl_rand(&rng) % (size_t)slots;
-        size_t size = wl_small_size(&rng);
-        free(slot[k]);
-        slot[k] = wl_xmalloc(size);
-        acc += wl_touch(slot[k], size);
-    }
-    for (long k = 0; k < slots; k++)
-        free(slot[k]);
-    free(slot);
-    wl_fold(acc);
+    wl_churn(ops, slots, 0x9E3779B97F4A7C15ULL ^ ((uint64_t)(uintptr_t)arg * 0xD1B54A32D192ED03ULL));
     return NULL;
 }
 

@@ -132,4 +132,25 @@ static inline void *wl_xmalloc(size_t size)
     return p;
 }
 
+/* The churn loop shared by `churn` (one thread) and `threads` (one per thread): `ops` times, replace a random
+   one of `slots` live blocks with a new block of a random small size and touch it; then free everything. */
+static inline void wl_churn(long ops, long slots, uint64_t seed)
+{
+    uint64_t rng = seed;
+    void **slot = calloc((size_t)slots, sizeof *slot);
+    unsigned long acc = 0;
+
+    for (long i = 0; i < ops; i++) {
+        size_t k = wl_rand(&rng) % (size_t)slots;
+        size_t size = wl_small_size(&rng);
+        free(slot[k]);
+        slot[k] = wl_xmalloc(size);
+        acc += wl_touch(slot[k], size);
+    }
+    for (long k = 0; k < slots; k++)
+        free(slot[k]);
+    free(slot);
+    wl_fold(acc);
+}
+
 #endif
