@@ -35,17 +35,8 @@ static TS_NOINLINE void *ts_malloc_slow(size_t n) {
 /* Fast path: a table lookup, a TLS load and a list pop; no lock, no atomic. About 10 instructions. */
 void *ts_malloc(size_t n) {
   if (TS_LIKELY(n <= TS_SMALL_TBL_MAX)) {
-    size_t cls = ts_cls_tbl[(n + 15) >> 4];
-    ts_heap_t *h = ts_tls_heap;
-    ts_page_t *pg = h->c[cls].cur;
-    ts_block_t *b = pg->free;
-    if (TS_LIKELY(b != NULL)) {
-      pg->free = b->next;
-      pg->used++;
-      b->tag = 0;
-      h->c[cls].nmalloc++;
-      return b;
-    }
+    void *b = ts_heap_pop(ts_tls_heap, ts_cls_tbl[(n + 15) >> 4]);
+    if (TS_LIKELY(b != NULL)) return b;
   }
   return ts_malloc_slow(n);
 }

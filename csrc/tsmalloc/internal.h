@@ -227,17 +227,21 @@ void ts_page_free_local_slow(ts_heap_t *h, ts_page_t *pg); /* owner: page left t
 void ts_heap_adopt_segment(ts_heap_t *h, ts_segment_t *s);
 void ts_heap_collect_all(ts_heap_t *h, bool retire_all);
 void ts_heap_tick(ts_heap_t *h, bool force);
-static inline void *ts_heap_alloc(ts_heap_t *h, size_t cls) {
+/* The fast path proper: pop the current page's free list; NULL when it is empty. No lock, no atomic. Clearing the
+ * tag is what lets free() tell a live block from a freed one. */
+static inline __attribute__((always_inline)) void *ts_heap_pop(ts_heap_t *h, size_t cls) {
   ts_page_t *pg = h->c[cls].cur;
   ts_block_t *b = pg->free;
-  if (TS_LIKELY(b != NULL)) {
-    pg->free = b->next;
-    pg->used++;
-    b->tag = 0;
-    h->c[cls].nmalloc++;
-    return b;
-  }
-  return ts_heap_alloc_slow(h, cls);
+  if (TS_UNLIKELY(b == NULL)) return NULL;
+  pg->free = b->next;
+  pg->used++;
+  b->tag = 0;
+  h->c[cls].nmalloc++;
+  return b;
+}
+static inline void *ts_heap_alloc(ts_heap_t *h, size_t cls) {
+  void *b = ts_heap_pop(h, cls);
+  return TS_LIKELY(b != NULL) ? b : ts_heap_alloc_slow(h, cls);
 }
 
 /* ---- alloc.c: malloc, calloc, realloc, aligned allocation, usable size ---- */
