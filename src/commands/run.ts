@@ -32,7 +32,7 @@ export async function runProgram(program: string, args: string[], opts: RunOptio
   if (opts.core && !coreLimitRaised) process.stderr.write('tsmalloc: warning: could not raise the core file limit\n');
   const env = preloadEnv(allocator.path, process.env);
   if (opts.stats) env.TSMALLOC_STATS = '1';
-  const result = await launch({ path, argv0: program, args, env, core: opts.core });
+  const result = await launch({ path, argv0: program, args, env });
   if (opts.backtrace && result.signal && CRASH_SIGNALS.includes(result.signal)) {
     // raiseCoreLimit settles for the hard limit, which may be 0: then the limit did not really go up.
     const raised = coreLimitRaised && softCoreLimit() > 0;

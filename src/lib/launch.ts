@@ -13,8 +13,6 @@ export interface LaunchOptions {
   args: string[];
   /** The target's full environment, LD_PRELOAD included (preloadEnv). */
   env: NodeJS.ProcessEnv;
-  /** Raise the soft core limit so a crash leaves a core file. */
-  core: boolean;
 }
 
 export interface LaunchResult {
