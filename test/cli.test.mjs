@@ -176,10 +176,14 @@ test('run without a terminal relays SIGINT too', async () => {
 
 test('run on a terminal: Ctrl-C reaches the program once (through the process group), and run waits for it', () => {
   // script(1) gives tsmalloc a pseudo-terminal; \x03 there sends SIGINT to the whole foreground process group.
-  const prog = `sh -c 'trap "echo got INT; exit 7" INT; sleep 5 & wait; echo not interrupted'`;
-  const cmd = `${process.execPath} ${cli} run --allocator system ${prog}`;
-  const r = spawnSync('sh', ['-c', `(sleep 1.5; printf '\\003'; sleep 1) | script -qfec "${cmd.replace(/"/g, '\\"')}" /dev/null`], {
+  // script runs the command with $SHELL -c: `exec` keeps that shell out of the group (dash would die of the SIGINT
+  // and report 130 whatever tsmalloc does; bash would hide that). SHELL=/bin/sh makes this run the same everywhere.
+  // The key goes in once the program has its trap set (it touches `ready`), however slowly the machine starts node.
+  const prog = `sh -c 'trap "echo got INT; exit 7" INT; touch ready; sleep 10 & wait; echo not interrupted'`;
+  const cmd = `exec ${process.execPath} ${cli} run --allocator system ${prog}`;
+  const r = spawnSync('sh', ['-c', `(until [ -e ready ]; do sleep 0.1; done; printf '\\003'; sleep 1) | script -qfec "${cmd.replace(/"/g, '\\"')}" /dev/null`], {
     cwd: scratch(),
+    env: { ...process.env, SHELL: '/bin/sh' },
     encoding: 'utf8',
     timeout: 30_000,
   });

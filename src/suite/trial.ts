@@ -96,8 +96,10 @@ export class TrialRun implements Trial {
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
     const cwd = opts.cwd ? resolve(this.dir, opts.cwd) : this.dir;
     // A terminal program runs under script(1), which gives it a pseudo-terminal and returns its exit status.
+    // script runs the command through $SHELL -c; `exec` keeps that shell out of the foreground process group
+    // (dash, unlike bash, dies of a terminal's SIGINT while it waits, and its status would replace the program's).
     const [file, args] = opts.keys
-      ? ['script', ['-qfec', argv.map(shellQuote).join(' '), '/dev/null']]
+      ? ['script', ['-qfec', `exec ${argv.map(shellQuote).join(' ')}`, '/dev/null']]
       : [argv[0], argv.slice(1)];
     return new Promise((resolvePromise, reject) => {
       // Its own process group, so a timeout kills what it started too (gcc's cc1, script's vim).
