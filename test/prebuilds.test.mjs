@@ -29,6 +29,16 @@ for (const name of targets) {
   });
 }
 
+for (const name of targets) {
+  test(`prebuilds/linux-x64/${name}.glibc.node needs libc alone (nothing else gets loaded into the target)`, () => {
+    // A helper from libgcc (gcc's __popcountdi2) once made every preloaded program load libgcc_s.so.1 too.
+    const r = spawnSync('readelf', ['-d', join(root, 'prebuilds', 'linux-x64', `${name}.glibc.node`)], { encoding: 'utf8' });
+    assert.is(r.status, 0, r.stderr);
+    const needed = [...r.stdout.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
+    assert.equal(needed, ['libc.so.6']);
+  });
+}
+
 test('the source hash changes when a source changes', () => {
   // Guards the guard: a hash that ignored the sources would make the test above pass for any binary.
   const a = sourceHash('simple');

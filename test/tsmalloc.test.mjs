@@ -69,6 +69,10 @@ test('TSMALLOC_STATS=1 (run --stats) prints statistics at exit; TSMALLOC_STATS_F
   for (const line of ['peak RSS', 'peak live bytes', 'peak RSS / peak live', 'returned to the OS', 'cross-thread frees']) {
     assert.match(r.stderr, line);
   }
+  // The per-class counters run only with statistics on: ls makes hundreds of small mallocs, so rows must show them.
+  const rows = [...r.stderr.matchAll(/^\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/gm)].map((m) => Number(m[3]));
+  assert.ok(rows.length > 0 && rows.reduce((a, b) => a + b, 0) >= 100, r.stderr);
+  assert.ok(Number(/peak live bytes\s+(\d+)/.exec(r.stderr)?.[1]) > 0, r.stderr);
   const file = join(scratch(), 'stats.txt');
   const f = run(['sh', '-c', 'exec 2>&-; ls / > /dev/null'], { env: { TSMALLOC_STATS: '1', TSMALLOC_STATS_FILE: file } });
   assert.is(f.status, 0);

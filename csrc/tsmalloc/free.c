@@ -32,8 +32,8 @@ static TS_NOINLINE __attribute__((cold)) _Noreturn void ts_report_outside(const 
   ts_report_foreign(p, call);
 }
 
-/* Page of a block in the arena, after checking that p is the start of a block handed out and not free again.
- * Cost: one byte load, a multiply to check the offset, one compare for the tag. */
+/* Page of a block in the arena, after checking that p is the start of a block handed out and not free again
+ * (the tests of ts_block_ok below, with a report). Cost: one byte load, a multiply, one compare for the tag. */
 static inline __attribute__((always_inline)) ts_page_t *ts_block_page_inl(const void *p, uintptr_t tag,
                                                                           const char *call,
                                                                           const char *freed_error) {
@@ -42,7 +42,7 @@ static inline __attribute__((always_inline)) ts_page_t *ts_block_page_inl(const 
   uintptr_t off = (uintptr_t)p - (uintptr_t)pg->start;
   /* bump only grows, and a block being freed lies below it already: a relaxed read of a racing update is fine */
   uint8_t *bump = __atomic_load_n(&pg->bump, __ATOMIC_RELAXED);
-  if (TS_UNLIKELY(off >= (uintptr_t)(bump - pg->start) || ((off * pg->recip) >> 40) * pg->block_size != off))
+  if (TS_UNLIKELY(off >= (uintptr_t)(bump - pg->start) || ((off * pg->recip) & (((uint64_t)1 << 40) - 1)) >= pg->recip))
     ts_report_outside(p, call, freed_error);
   if (TS_UNLIKELY(((const ts_block_t *)p)->tag == tag)) ts_misuse(freed_error, p, call);
   return pg;
@@ -51,21 +51,17 @@ ts_page_t *ts_block_page(const void *p, const char *call, const char *freed_erro
   return ts_block_page_inl(p, (uintptr_t)p ^ ts_secret, call, freed_error);
 }
 
-/* free's checks return a verdict instead of calling a _Noreturn reporter, so the hot path needs no stack frame
- * and this cold function (which aborts) is reached with a jump. */
-static inline __attribute__((always_inline)) ts_page_t *ts_block_page_or_null(const void *p, uintptr_t tag) {
-  ts_segment_t *seg = ts_segment_of(p);
-  ts_page_t *pg = &seg->pages[seg->slice_page[((uintptr_t)p >> TS_SLICE_SHIFT) & (TS_SLICES - 1)]];
+/* free's check returns a verdict instead of calling a _Noreturn reporter, so the hot path needs no stack frame.
+ * The offset test is one multiply: with recip = ceil(2^40 / size), off is a whole number of blocks exactly when
+ * the low 40 bits of off * recip stay below recip (the error term of a multiple is at most blocks x (size - 1),
+ * under 2^40 / size for pages of 256 KiB; any remainder adds at least recip). */
+static inline __attribute__((always_inline)) bool ts_block_ok(const ts_page_t *pg, const void *p, uintptr_t tag) {
   uintptr_t off = (uintptr_t)p - (uintptr_t)pg->start;
+  /* bump only grows, and a block being freed lies below it already: a relaxed read of a racing update is fine */
   uint8_t *bump = __atomic_load_n(&pg->bump, __ATOMIC_RELAXED);
-  if (TS_UNLIKELY(off >= (uintptr_t)(bump - pg->start) || ((off * pg->recip) >> 40) * pg->block_size != off))
-    return NULL;
-  if (TS_UNLIKELY(((const ts_block_t *)p)->tag == tag)) return NULL;
-  return pg;
-}
-static TS_NOINLINE __attribute__((cold)) void ts_free_invalid(void *p, const char *call) {
-  ts_block_page(p, call, "double free"); /* reports and aborts */
-  ts_fatal("internal error: a free check failed without a report");
+  if (TS_UNLIKELY(off >= (uintptr_t)(bump - pg->start) || ((off * pg->recip) & (((uint64_t)1 << 40) - 1)) >= pg->recip))
+    return false;
+  return !TS_UNLIKELY(((const ts_block_t *)p)->tag == tag);
 }
 
 /* A block of another thread's page (or an abandoned one): push onto the page's thread_free list with a CAS.
@@ -82,6 +78,7 @@ static TS_NOINLINE void ts_free_remote(ts_page_t *pg, ts_block_t *b) {
     ts_heap_t *owner = atomic_load_explicit(&pg->heap, memory_order_acquire);
     if (owner) atomic_fetch_or_explicit(&owner->notify[cls >> 6], 1ULL << (cls & 63), memory_order_release);
   }
+  if (TS_LIKELY(!ts_stats_on)) return;
   /* Counted in the freeing thread's heap; a thread that only ever frees (a consumer) gets one now. */
   ts_heap_t *me = ts_tls_heap;
   if (TS_UNLIKELY(me->kind == TS_HEAP_EMPTY)) me = ts_heap_get_slow();
@@ -98,32 +95,52 @@ static TS_NOINLINE void ts_free_outside(void *p, const char *call) {
   ts_large_free(p, call);
 }
 
-/* Frees a block; call names the API function for misuse reports. The owner's path is a list push and a
- * decrement: no lock, no atomic. */
+/* The free proper, once p is known to be a live block of pg: the owner's path is a list push and a decrement,
+ * no lock, no atomic. */
+static inline __attribute__((always_inline)) void ts_free_to(ts_page_t *pg, ts_block_t *b, uintptr_t tag) {
+  ts_heap_t *h = ts_tls_heap;
+  if (TS_LIKELY(atomic_load_explicit(&pg->heap, memory_order_relaxed) == h)) {
+    b->next = pg->local_free;
+    b->tag = tag;
+    pg->local_free = b;
+    if (TS_UNLIKELY(ts_stats_on)) h->c[pg->cls].nfree++;
+    uint32_t used = --pg->used;
+    if (TS_UNLIKELY((int32_t)used <= 0) && (used != 0 || h->c[pg->cls].cur != pg)) ts_page_free_local_slow(h, pg);
+    return;
+  }
+  ts_free_remote(pg, b);
+}
+
+/* A block of a page that does not start at the block's own slice (classes above 8 KiB have pages of 2 or 4
+ * slices), or a bad pointer: the full lookup through slice_page, then the same free or a report. */
+static TS_NOINLINE void ts_free_indirect(void *p, const char *call) {
+  uintptr_t tag = (uintptr_t)p ^ ts_secret;
+  ts_segment_t *seg = ts_segment_of(p);
+  ts_page_t *pg = &seg->pages[seg->slice_page[((uintptr_t)p >> TS_SLICE_SHIFT) & (TS_SLICES - 1)]];
+  if (TS_UNLIKELY(!ts_block_ok(pg, p, tag))) {
+    ts_block_page(p, call, "double free"); /* reports and aborts */
+    ts_fatal("internal error: a free check failed without a report");
+  }
+  ts_free_to(pg, p, tag);
+}
+
+/* Frees a block; call names the API function for misuse reports. Pages of classes up to 8 KiB take one slice,
+ * so p's page is the descriptor of p's own slice, found without loading slice_page (one dependent load less on
+ * every free). Any descriptor that is not the first slice of a live page has start and bump NULL (segment.c),
+ * which fails the check and takes the full lookup. */
 static inline __attribute__((always_inline)) void ts_free_impl(void *p, const char *call) {
   if (TS_UNLIKELY(!ts_in_arena(p))) {
     ts_free_outside(p, call);
     return;
   }
   uintptr_t tag = (uintptr_t)p ^ ts_secret; /* loaded once: the stores below could alias ts_secret */
-  ts_page_t *pg = ts_block_page_or_null(p, tag);
-  if (TS_UNLIKELY(!pg)) {
-    ts_free_invalid(p, call);
+  ts_segment_t *seg = ts_segment_of(p);
+  ts_page_t *pg = &seg->pages[((uintptr_t)p >> TS_SLICE_SHIFT) & (TS_SLICES - 1)];
+  if (TS_UNLIKELY(!ts_block_ok(pg, p, tag))) {
+    ts_free_indirect(p, call);
     return;
   }
-  ts_block_t *b = p;
-  ts_heap_t *h = ts_tls_heap;
-  if (TS_LIKELY(atomic_load_explicit(&pg->heap, memory_order_relaxed) == h)) {
-    ts_class_t *c = &h->c[pg->cls];
-    b->next = pg->local_free;
-    b->tag = tag;
-    pg->local_free = b;
-    c->nfree++;
-    uint32_t used = --pg->used;
-    if (TS_UNLIKELY((int32_t)used <= 0) && (used != 0 || c->cur != pg)) ts_page_free_local_slow(h, pg);
-    return;
-  }
-  ts_free_remote(pg, b);
+  ts_free_to(pg, p, tag);
 }
 
 void ts_free(void *p) { ts_free_impl(p, "free"); }

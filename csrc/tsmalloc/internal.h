@@ -164,6 +164,7 @@ static inline void ts_unlock(ts_lock_t *l) { atomic_store_explicit(&l->v, 0, mem
 extern uintptr_t ts_arena_lo;   /* segment.c: reserved range for segments */
 extern size_t ts_arena_size;    /* segment.c */
 extern uintptr_t ts_secret;     /* init.c: random, for free tags */
+extern bool ts_stats_on;        /* stats.c: TSMALLOC_STATS=1, so the fast paths count mallocs and frees */
 extern ts_page_t ts_empty_page; /* page.c: never has a free block */
 extern __thread ts_heap_t *ts_tls_heap __attribute__((tls_model("initial-exec"))); /* init.c */
 extern const uint8_t ts_cls_tbl[TS_SMALL_TBL_MAX / 16 + 1]; /* page.c */
@@ -174,6 +175,14 @@ static inline size_t ts_size_class(size_t n) { /* n <= TS_MEDIUM_MAX */
   size_t w = n - 1;
   unsigned k = 63u - (unsigned)__builtin_clzl(w);
   return 8 + (k - 7) * 8 + ((w >> (k - 3)) & 7);
+}
+/* Set bits of a word. Not __builtin_popcountll: without -mpopcnt gcc calls libgcc's __popcountdi2, and linking
+ * that made every preloaded process load libgcc_s.so.1 as well (about 300 KiB more RSS in a small program). */
+static inline unsigned ts_popcount64(uint64_t x) {
+  x = x - ((x >> 1) & 0x5555555555555555ull);
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+  return (unsigned)((x * 0x0101010101010101ull) >> 56);
 }
 static inline ts_segment_t *ts_segment_of(const void *p) {
   return (ts_segment_t *)((uintptr_t)p & ~(uintptr_t)TS_SEG_MASK);
@@ -219,6 +228,7 @@ ts_segment_t *ts_abandoned_pop(void);
 void ts_segment_adopted(ts_heap_t *h, ts_segment_t *s); /* links an adopted segment into h's lists */
 void ts_segment_after_fork_child(void);
 size_t ts_segment_mapped_bytes(void);
+size_t ts_segment_live_bytes(void); /* blocks in use in every segment, for mallinfo (racy, approximate) */
 
 /* ---- page.c: pages, queues, the allocation slow path ---- */
 void *ts_heap_alloc_slow(ts_heap_t *h, size_t cls);
@@ -236,7 +246,7 @@ static inline __attribute__((always_inline)) void *ts_heap_pop(ts_heap_t *h, siz
   pg->free = b->next;
   pg->used++;
   b->tag = 0;
-  h->c[cls].nmalloc++;
+  if (TS_UNLIKELY(ts_stats_on)) h->c[cls].nmalloc++;
   return b;
 }
 static inline void *ts_heap_alloc(ts_heap_t *h, size_t cls) {

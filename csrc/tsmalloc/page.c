@@ -159,7 +159,7 @@ static inline void *ts_page_pop(ts_heap_t *h, ts_page_t *pg, size_t cls) {
   pg->free = b->next;
   pg->used++;
   b->tag = 0;
-  h->c[cls].nmalloc++;
+  if (TS_UNLIKELY(ts_stats_on)) h->c[cls].nmalloc++;
   return b;
 }
 

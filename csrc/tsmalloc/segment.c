@@ -51,7 +51,7 @@ bool ts_arena_init(void) {
   return false;
 }
 
-static size_t ts_slice_bytes(uint64_t mask) { return (size_t)__builtin_popcountll(mask) * TS_SLICE_SIZE; }
+static size_t ts_slice_bytes(uint64_t mask) { return (size_t)ts_popcount64(mask) * TS_SLICE_SIZE; }
 
 /* ---- owner-private segment lists of a heap ---- */
 static void ts_list_remove(ts_segment_t **head, ts_segment_t *s) {
@@ -362,6 +362,27 @@ void ts_segment_adopted(ts_heap_t *h, ts_segment_t *s) {
 }
 
 size_t ts_segment_mapped_bytes(void) { return atomic_load(&ts_segments_owned) * TS_SEG_SIZE; }
+
+/* Sum of used blocks x block size over every page of every segment handed out so far. Other threads change
+ * these fields meanwhile: each read is a single relaxed load, so the sum is approximate (as mallinfo is) but
+ * never reads freed memory (segments are never unmapped). Blocks freed by another thread and not yet collected
+ * still count. Cost: a pass over the segment headers, on mallinfo/malloc_stats/malloc_info only. */
+size_t ts_segment_live_bytes(void) {
+  size_t total = 0, end = atomic_load_explicit(&ts_arena_next, memory_order_relaxed);
+  if (end > ts_arena_size) end = ts_arena_size;
+  for (size_t off = 0; off < end; off += TS_SEG_SIZE) {
+    ts_segment_t *s = (ts_segment_t *)(ts_arena_lo + off);
+    uint64_t used = __atomic_load_n(&s->used_slices, __ATOMIC_RELAXED);
+    if (!used || __atomic_load_n(&s->state, __ATOMIC_RELAXED) == TS_SEG_FREE) continue;
+    for (unsigned i = 0; i < TS_SLICES; i++) {
+      if (!(used >> i & 1) || __atomic_load_n(&s->slice_page[i], __ATOMIC_RELAXED) != i) continue;
+      const ts_page_t *pg = &s->pages[i];
+      uint32_t n = __atomic_load_n(&pg->used, __ATOMIC_RELAXED) & ~TS_USED_FULL;
+      total += (size_t)n * __atomic_load_n(&pg->block_size, __ATOMIC_RELAXED);
+    }
+  }
+  return total;
+}
 
 /* fork() in a threaded program: another thread may have held a lock at that instant. Its structure may be
  * half-updated, so the child forgets it (leaking what it held: those segments stay reserved, never reused). */
