@@ -32,36 +32,39 @@ static TS_NOINLINE __attribute__((cold)) _Noreturn void ts_report_outside(const 
   ts_report_foreign(p, call);
 }
 
-/* Page of a block in the arena, after checking that p is the start of a block handed out and not free again
- * (the tests of ts_block_ok below, with a report). Cost: one byte load, a multiply, one compare for the tag. */
-static inline __attribute__((always_inline)) ts_page_t *ts_block_page_inl(const void *p, uintptr_t tag,
-                                                                          const char *call,
-                                                                          const char *freed_error) {
-  ts_segment_t *seg = ts_segment_of(p);
-  ts_page_t *pg = &seg->pages[seg->slice_page[((uintptr_t)p >> TS_SLICE_SHIFT) & (TS_SLICES - 1)]];
+/* p is not the start of a block already carved from pg. The offset test is one multiply: with recip =
+ * ceil(2^40 / size), off is a whole number of blocks exactly when the low 40 bits of off * recip stay below recip
+ * (for a multiple they hold blocks x the rounding error, under the page size, which is under 2^40 / size for
+ * every class; a remainder adds at least recip and cannot wrap). A descriptor that is not a live page's has
+ * start and bump NULL, so every p fails. */
+static inline __attribute__((always_inline)) bool ts_block_outside(const ts_page_t *pg, const void *p) {
   uintptr_t off = (uintptr_t)p - (uintptr_t)pg->start;
   /* bump only grows, and a block being freed lies below it already: a relaxed read of a racing update is fine */
   uint8_t *bump = __atomic_load_n(&pg->bump, __ATOMIC_RELAXED);
-  if (TS_UNLIKELY(off >= (uintptr_t)(bump - pg->start) || ((off * pg->recip) & (((uint64_t)1 << 40) - 1)) >= pg->recip))
-    ts_report_outside(p, call, freed_error);
-  if (TS_UNLIKELY(((const ts_block_t *)p)->tag == tag)) ts_misuse(freed_error, p, call);
-  return pg;
-}
-ts_page_t *ts_block_page(const void *p, const char *call, const char *freed_error) {
-  return ts_block_page_inl(p, (uintptr_t)p ^ ts_secret, call, freed_error);
+  return TS_UNLIKELY(off >= (uintptr_t)(bump - pg->start) ||
+                     ((off * pg->recip) & (((uint64_t)1 << 40) - 1)) >= pg->recip);
 }
 
-/* free's check returns a verdict instead of calling a _Noreturn reporter, so the hot path needs no stack frame.
- * The offset test is one multiply: with recip = ceil(2^40 / size), off is a whole number of blocks exactly when
- * the low 40 bits of off * recip stay below recip (the error term of a multiple is at most blocks x (size - 1),
- * under 2^40 / size for pages of 256 KiB; any remainder adds at least recip). */
+/* p is a block of pg in use: free's check, a verdict instead of a call to a _Noreturn reporter, so the hot path
+ * needs no stack frame. */
 static inline __attribute__((always_inline)) bool ts_block_ok(const ts_page_t *pg, const void *p, uintptr_t tag) {
-  uintptr_t off = (uintptr_t)p - (uintptr_t)pg->start;
-  /* bump only grows, and a block being freed lies below it already: a relaxed read of a racing update is fine */
-  uint8_t *bump = __atomic_load_n(&pg->bump, __ATOMIC_RELAXED);
-  if (TS_UNLIKELY(off >= (uintptr_t)(bump - pg->start) || ((off * pg->recip) & (((uint64_t)1 << 40) - 1)) >= pg->recip))
-    return false;
+  if (ts_block_outside(pg, p)) return false;
   return !TS_UNLIKELY(((const ts_block_t *)p)->tag == tag);
+}
+
+/* The page holding p, through the segment's slice map (pages of several slices included). */
+static inline ts_page_t *ts_page_lookup(const void *p) {
+  ts_segment_t *seg = ts_segment_of(p);
+  return &seg->pages[seg->slice_page[((uintptr_t)p >> TS_SLICE_SHIFT) & (TS_SLICES - 1)]];
+}
+
+/* Page of a block in the arena, after checking that p is the start of a block handed out and not free again;
+ * reports and aborts otherwise. Cost: one byte load, a multiply, one compare for the tag. */
+ts_page_t *ts_block_page(const void *p, const char *call, const char *freed_error) {
+  ts_page_t *pg = ts_page_lookup(p);
+  if (ts_block_outside(pg, p)) ts_report_outside(p, call, freed_error);
+  if (TS_UNLIKELY(((const ts_block_t *)p)->tag == ((uintptr_t)p ^ ts_secret))) ts_misuse(freed_error, p, call);
+  return pg;
 }
 
 /* A block of another thread's page (or an abandoned one): push onto the page's thread_free list with a CAS.
@@ -115,8 +118,7 @@ static inline __attribute__((always_inline)) void ts_free_to(ts_page_t *pg, ts_b
  * slices), or a bad pointer: the full lookup through slice_page, then the same free or a report. */
 static TS_NOINLINE void ts_free_indirect(void *p, const char *call) {
   uintptr_t tag = (uintptr_t)p ^ ts_secret;
-  ts_segment_t *seg = ts_segment_of(p);
-  ts_page_t *pg = &seg->pages[seg->slice_page[((uintptr_t)p >> TS_SLICE_SHIFT) & (TS_SLICES - 1)]];
+  ts_page_t *pg = ts_page_lookup(p);
   if (TS_UNLIKELY(!ts_block_ok(pg, p, tag))) {
     ts_block_page(p, call, "double free"); /* reports and aborts */
     ts_fatal("internal error: a free check failed without a report");
