@@ -177,7 +177,7 @@ static inline size_t ts_size_class(size_t n) { /* n <= TS_MEDIUM_MAX */
   return 8 + (k - 7) * 8 + ((w >> (k - 3)) & 7);
 }
 /* Set bits of a word. Not __builtin_popcountll: without -mpopcnt gcc calls libgcc's __popcountdi2, and linking
- * that made every preloaded process load libgcc_s.so.1 as well (about 300 KiB more RSS in a small program). */
+ * that made every preloaded process map libgcc_s.so.1 as well (92 KiB of it resident in a small program). */
 static inline unsigned ts_popcount64(uint64_t x) {
   x = x - ((x >> 1) & 0x5555555555555555ull);
   x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
