@@ -219,7 +219,8 @@ extern _Atomic uint64_t ts_os_purged_bytes;
 
 /* ---- segment.c: the arena, segments, slices, the free-segment pool and purging ---- */
 bool ts_arena_init(void);
-ts_page_t *ts_segment_page_alloc(ts_heap_t *h, unsigned nslices, bool whole); /* NULL when out of memory */
+/* NULL when out of memory. high: take the highest free run instead of the lowest (see TS_CLS_HIGH in page.c). */
+ts_page_t *ts_segment_page_alloc(ts_heap_t *h, unsigned nslices, bool whole, bool high);
 void ts_segment_page_free(ts_heap_t *h, ts_page_t *pg);
 void ts_heap_purge(ts_heap_t *h, uint64_t now, bool force);
 void ts_pool_tick(uint64_t now, bool force);
@@ -237,17 +238,25 @@ void ts_page_free_local_slow(ts_heap_t *h, ts_page_t *pg); /* owner: page left t
 void ts_heap_adopt_segment(ts_heap_t *h, ts_segment_t *s);
 void ts_heap_collect_all(ts_heap_t *h, bool retire_all);
 void ts_heap_tick(ts_heap_t *h, bool force);
-/* The fast path proper: pop the current page's free list; NULL when it is empty. No lock, no atomic. Clearing the
- * tag is what lets free() tell a live block from a freed one. */
-static inline __attribute__((always_inline)) void *ts_heap_pop(ts_heap_t *h, size_t cls) {
-  ts_page_t *pg = h->c[cls].cur;
+/* Takes the first block of a page's free list, which must not be empty: the one pop of the fast path (below) and
+ * the slow path (page.c). Clearing the tag is what lets free() tell a live block from a freed one. The prefetch
+ * warms the next block, whose link the next malloc of this class reads: a program that frees blocks in random
+ * order leaves that block cold (bench churn: 3% less time, A/B 0.304 -> 0.293 s; prefetching NULL is harmless). */
+static inline __attribute__((always_inline)) void *ts_page_pop(ts_heap_t *h, ts_page_t *pg, size_t cls) {
   ts_block_t *b = pg->free;
-  if (TS_UNLIKELY(b == NULL)) return NULL;
-  pg->free = b->next;
+  ts_block_t *next = b->next;
+  pg->free = next;
+  __builtin_prefetch(next, 1);
   pg->used++;
   b->tag = 0;
   if (TS_UNLIKELY(ts_stats_on)) h->c[cls].nmalloc++;
   return b;
+}
+/* The fast path proper: pop the current page's free list; NULL when it is empty. No lock, no atomic. */
+static inline __attribute__((always_inline)) void *ts_heap_pop(ts_heap_t *h, size_t cls) {
+  ts_page_t *pg = h->c[cls].cur;
+  if (TS_UNLIKELY(pg->free == NULL)) return NULL;
+  return ts_page_pop(h, pg, cls);
 }
 static inline void *ts_heap_alloc(ts_heap_t *h, size_t cls) {
   void *b = ts_heap_pop(h, cls);

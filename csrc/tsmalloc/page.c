@@ -46,6 +46,12 @@ ts_page_t ts_empty_page;
  * left resident blocks in every class it passed (bench realloc mib=256: peak RSS 7.0 MB, now 5.4 MB). */
 static unsigned ts_cls_slices(size_t cls) { return cls <= 55 ? 1 : cls < TS_CLS_SOLO ? 4 : cls <= 79 ? 1 : 2; }
 
+/* Pages of blocks above 1 KiB are placed from the top of a segment, smaller ones from the bottom. A free slice stays
+ * resident up to the furthest any of its past pages reached, and a page of 8 KiB blocks reaches far sooner than a
+ * page of 48-byte ones; sharing slices made every slice grow to the big pages' reach. Measured on bench threadchurn
+ * (short-lived threads, each using a few pages of many classes): peak RSS 2.8 -> 2.4 MiB, glibc 1.7 MiB. */
+#define TS_CLS_HIGH 32
+
 /* ---- owner-private page lists; queue[cls].head is mirrored in cur[cls] ---- */
 static void ts_q_unlink(ts_queue_t *q, ts_page_t *pg) {
   if (pg->prev) pg->prev->next = pg->next;
@@ -137,7 +143,7 @@ static void ts_page_extend(ts_page_t *pg) {
 }
 
 static ts_page_t *ts_page_new(ts_heap_t *h, size_t cls) {
-  ts_page_t *pg = ts_segment_page_alloc(h, ts_cls_slices(cls), cls >= TS_CLS_SOLO);
+  ts_page_t *pg = ts_segment_page_alloc(h, ts_cls_slices(cls), cls >= TS_CLS_SOLO, cls >= TS_CLS_HIGH);
   if (!pg) return NULL;
   size_t bs = ts_cls_size[cls];
   pg->block_size = (uint32_t)bs;
@@ -152,15 +158,6 @@ static ts_page_t *ts_page_new(ts_heap_t *h, size_t cls) {
   ts_q_push_front(&h->queue[cls], pg);
   ts_sync_cur(h, cls);
   return pg;
-}
-
-static inline void *ts_page_pop(ts_heap_t *h, ts_page_t *pg, size_t cls) {
-  ts_block_t *b = pg->free;
-  pg->free = b->next;
-  pg->used++;
-  b->tag = 0;
-  if (TS_UNLIKELY(ts_stats_on)) h->c[cls].nmalloc++;
-  return b;
 }
 
 /* Moves full pages whose TS_TF_FULL bit a remote free has cleared back to the queue. Runs only after such a

@@ -203,9 +203,10 @@ static ts_segment_t *ts_segment_new(ts_heap_t *h, uint64_t now) {
   return s;
 }
 
-/* First slice of a free aligned run of n slices (1, 2, 4 or 16), preferring slices still resident; -1 if none.
- * whole: the page needs all of its slices, so not slice 0, whose first TS_HDR_SIZE bytes are the header. */
-static int ts_find_run(const ts_segment_t *s, unsigned n, bool whole) {
+/* First (or with high, last) slice of a free aligned run of n slices (1, 2, 4 or 16), preferring slices still
+ * resident; -1 if none. whole: the page needs all of its slices, so not slice 0, whose first TS_HDR_SIZE bytes are
+ * the header. */
+static int ts_find_run(const ts_segment_t *s, unsigned n, bool whole, bool high) {
   uint64_t f = ~s->used_slices, m;
   if (n == 1) {
     m = f;
@@ -227,7 +228,8 @@ static int ts_find_run(const ts_segment_t *s, unsigned n, bool whole) {
   if (n > 1 || whole) m &= ~1ULL; /* slice 0 carries the header: only a short 1-slice page fits there */
   uint64_t warm = m & s->dirty_slices;
   if (warm) m = warm;
-  return m ? __builtin_ctzll(m) : -1;
+  if (!m) return -1;
+  return high ? 63 - __builtin_clzll(m) : __builtin_ctzll(m);
 }
 
 static ts_page_t *ts_segment_take(ts_heap_t *h, ts_segment_t *s, unsigned i, unsigned n) {
@@ -255,11 +257,11 @@ static ts_page_t *ts_segment_take(ts_heap_t *h, ts_segment_t *s, unsigned i, uns
 
 /* A page of n slices for heap h: from its own segments, an exited thread's segment, the pool or the arena.
  * Cost: a bitmap search per segment looked at (few); a lock only when a segment changes hands. */
-ts_page_t *ts_segment_page_alloc(ts_heap_t *h, unsigned n, bool whole) {
+ts_page_t *ts_segment_page_alloc(ts_heap_t *h, unsigned n, bool whole, bool high) {
   for (int adopted = 0;; adopted++) {
     int tries = 0;
     for (ts_segment_t *s = h->avail; s && tries < 8; s = s->next, tries++) {
-      int i = ts_find_run(s, n, whole);
+      int i = ts_find_run(s, n, whole, high);
       if (i >= 0) return ts_segment_take(h, s, (unsigned)i, n);
     }
     if (adopted >= 4) break;
@@ -269,7 +271,7 @@ ts_page_t *ts_segment_page_alloc(ts_heap_t *h, unsigned n, bool whole) {
   }
   ts_segment_t *s = ts_segment_new(h, ts_os_now_ms());
   if (!s) return NULL;
-  int i = ts_find_run(s, n, whole);
+  int i = ts_find_run(s, n, whole, high);
   return ts_segment_take(h, s, (unsigned)i, n);
 }
 
