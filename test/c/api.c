@@ -119,6 +119,16 @@ static void test_aligned(void) {
     CHECK(p != NULL && aligned(p, align < 16 ? 16 : align));
     free(p);
   }
+  /* Every alignment with every size up to 9000 and a spread up to 140 KB: an allocator that picks a size class
+   * for an aligned request must only ever pick one whose blocks are aligned (classes like 2^k + 32 included). */
+  long misaligned = 0;
+  for (size_t align = 32; align <= 16384; align *= 2)
+    for (size_t n = 1; n <= 140000; n += n < 9000 ? 1 : 97) {
+      void *q = NULL;
+      if (posix_memalign(&q, align, n) != 0 || !aligned(q, align) || malloc_usable_size(q) < n) misaligned++;
+      free(q);
+    }
+  CHECK(misaligned == 0);
   void *p = memalign(48, 10); /* glibc rounds a non-power-of-two alignment up: 64 */
   CHECK(p != NULL && aligned(p, 64));
   free(p);
