@@ -1,4 +1,4 @@
-// Every bundled allocator under LD_PRELOAD: the API conformance program, heap-misuse reports, real programs.
+// Every bundled allocator under LD_PRELOAD: API conformance, a random-call fuzzer, misuse reports, real programs.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +18,17 @@ for (const name of bundled) {
     const r = run([compileC('test/c/api.c')]);
     assert.is(r.stdout.trim().split('\n').pop(), 'api: 0 failure(s)', r.stdout);
     assert.is(r.status, 0);
+  });
+
+  t('random sequences of every call from 3 threads, contents checked (test/c/fuzz.c), also valid on glibc', () => {
+    // simple's first fit walks its lists on every call: a tenth of the operations keeps it to a few seconds.
+    const ops = name === 'simple' ? '20000' : '200000';
+    const bin = compileC('test/c/fuzz.c', ['-ldl']);
+    for (const allocator of [name, 'system']) {
+      const r = tsmalloc(['run', '--no-core', '--allocator', allocator, bin, ops], { timeout: 120_000 });
+      assert.is(r.status, 0, `${allocator}: exit ${r.status}\n${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout.trim().split('\n').pop(), / 0 failure\(s\)$/);
+    }
   });
 
   for (const [kind, message, call] of [

@@ -1,5 +1,5 @@
 // The default allocator under LD_PRELOAD: stress, fork, thread exit, RSS after a burst, introspection, options,
-// statistics, sanitizer builds of the stress test, and the real programs the issue names.
+// statistics, sanitizer builds of the stress and fuzz tests, and the real programs the issue names.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,22 +45,29 @@ test('RSS comes down after a burst of small blocks is freed', () => {
   assert.match(r.stdout, /rss_after_free_kib=\d+ peak_kib=\d+/);
 });
 
-for (const [name, flag, env] of [
-  ['AddressSanitizer', '-fsanitize=address', {}],
-  ['ThreadSanitizer', '-fsanitize=thread', { TSMALLOC_RESERVE_GB: '64' }],
+for (const [name, flags, env, programs, timeout] of [
+  ['AddressSanitizer', ['-fsanitize=address'], {}, ['stress'], 300_000],
+  ['ThreadSanitizer', ['-fsanitize=thread'], { TSMALLOC_RESERVE_GB: '64' }, ['stress'], 300_000],
+  // UBSan does not replace malloc, so these programs call the allocator's own malloc, every entry point included.
+  // Both take about a second; a report from inside malloc's slow path can hang (the reporter allocates), so the
+  // limit is short.
+  ['UndefinedBehaviorSanitizer', ['-fsanitize=undefined', '-fno-sanitize-recover=all'], {}, ['stress', 'fuzz'], 60_000],
 ]) {
-  test(`stress test compiled with the allocator under ${name}`, () => {
-    const dir = join(scratch(), `san-${flag.split('=')[1]}`);
-    mkdirSync(dir, { recursive: true });
-    const bin = join(dir, 'stress');
-    const sources = ['csrc/tsmalloc', 'csrc/common'].flatMap((d) =>
-      execFileSync('sh', ['-c', `ls ${d}/*.c`], { cwd: root, encoding: 'utf8' }).trim().split('\n'),
-    );
-    execFileSync('gcc', ['-O1', '-g', '-pthread', flag, '-Icsrc/common', '-o', bin, 'test/c/stress.c', ...sources], { cwd: root });
-    const r = spawnSync(bin, [], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 300_000 });
-    assert.is(r.status, 0, `${name}: exit ${r.status}\n${r.stdout}\n${r.stderr.slice(0, 3000)}`);
-    assert.not.match(r.stderr, /ERROR: (AddressSanitizer|ThreadSanitizer)|WARNING: ThreadSanitizer/);
-  });
+  for (const program of programs) {
+    test(`${program} test compiled with the allocator under ${name}`, () => {
+      const dir = join(scratch(), `san-${flags[0].split('=')[1]}`);
+      mkdirSync(dir, { recursive: true });
+      const bin = join(dir, program);
+      const sources = ['csrc/tsmalloc', 'csrc/common'].flatMap((d) =>
+        execFileSync('sh', ['-c', `ls ${d}/*.c`], { cwd: root, encoding: 'utf8' }).trim().split('\n'),
+      );
+      const args = ['-O1', '-g', '-pthread', ...flags, '-Icsrc/common', '-o', bin, `test/c/${program}.c`, ...sources];
+      execFileSync('gcc', [...args, '-ldl'], { cwd: root });
+      const r = spawnSync(bin, [], { encoding: 'utf8', env: { ...process.env, ...env }, timeout });
+      assert.is(r.status, 0, `${name}: exit ${r.status}\n${r.stdout}\n${r.stderr.slice(0, 3000)}`);
+      assert.not.match(r.stderr, /ERROR: (AddressSanitizer|ThreadSanitizer)|WARNING: ThreadSanitizer|runtime error:/);
+    });
+  }
 }
 
 test('TSMALLOC_STATS=1 (run --stats) prints statistics at exit; TSMALLOC_STATS_FILE sends them to a file', () => {
