@@ -38,10 +38,11 @@ static TS_NOINLINE __attribute__((cold)) _Noreturn void ts_report_outside(const 
  * every class; a remainder adds at least recip and cannot wrap). A descriptor that is not a live page's has
  * start and bump NULL, so every p fails. */
 static inline __attribute__((always_inline)) bool ts_block_outside(const ts_page_t *pg, const void *p) {
-  uintptr_t off = (uintptr_t)p - (uintptr_t)pg->start;
+  const uint8_t *start = pg->start; /* read once: gcc reloads a field across an atomic load */
+  uintptr_t off = (uintptr_t)p - (uintptr_t)start;
   /* bump only grows, and a block being freed lies below it already: a relaxed read of a racing update is fine */
   uint8_t *bump = __atomic_load_n(&pg->bump, __ATOMIC_RELAXED);
-  return TS_UNLIKELY(off >= (uintptr_t)(bump - pg->start) ||
+  return TS_UNLIKELY(off >= (uintptr_t)(bump - start) ||
                      ((off * pg->recip) & (((uint64_t)1 << 40) - 1)) >= pg->recip);
 }
 

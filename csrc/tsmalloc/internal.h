@@ -148,6 +148,8 @@ typedef struct ts_heap_s {
   struct ts_heap_s *all_next;  /* every heap ever made, for statistics */
 } ts_heap_t;
 
+_Static_assert(TS_NCLS <= 2 * 64, "notify holds one bit per class in two words; ts_page_t.cls is a byte");
+
 /* ---- Spin lock: leaf locks only, held for a few hundred instructions at most (see init.c for fork). ---- */
 typedef struct {
   _Atomic int v;
