@@ -73,6 +73,7 @@ ts_page_t *ts_block_page(const void *p, const char *call, const char *freed_erro
 static TS_NOINLINE void ts_free_remote(ts_page_t *pg, ts_block_t *b) {
   b->tag = (uintptr_t)b ^ ts_secret;
   size_t cls = pg->cls; /* before the push: once pushed, the owner may empty and reuse the page */
+  if (TS_UNLIKELY(ts_stats_on)) ts_stats_remote((int64_t)pg->block_size); /* before the push too */
   uintptr_t old = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
   do {
     b->next = (ts_block_t *)(old & ~TS_TF_FULL);
@@ -86,12 +87,8 @@ static TS_NOINLINE void ts_free_remote(ts_page_t *pg, ts_block_t *b) {
   /* Counted in the freeing thread's heap; a thread that only ever frees (a consumer) gets one now. */
   ts_heap_t *me = ts_tls_heap;
   if (TS_UNLIKELY(me->kind == TS_HEAP_EMPTY)) me = ts_heap_get_slow();
-  if (TS_LIKELY(me->kind == TS_HEAP_NORMAL)) {
-    me->c[cls].nfree++;
-    if ((++me->xfree & 255) == 0) ts_stats_publish_live(me); /* a consumer may never hit a slow path */
-  } else {
-    ts_stats_dead_free(cls);
-  }
+  if (TS_LIKELY(me->kind == TS_HEAP_NORMAL)) me->xfree++;
+  else ts_stats_dead_free();
 }
 
 static TS_NOINLINE void ts_free_outside(void *p, const char *call) {
@@ -107,7 +104,6 @@ static inline __attribute__((always_inline)) void ts_free_to(ts_page_t *pg, ts_b
     b->next = pg->local_free;
     b->tag = tag;
     pg->local_free = b;
-    if (TS_UNLIKELY(ts_stats_on)) h->c[pg->cls].nfree++;
     uint32_t used = --pg->used;
     if (TS_UNLIKELY((int32_t)used <= 0) && (used != 0 || h->c[pg->cls].cur != pg)) ts_page_free_local_slow(h, pg);
     return;

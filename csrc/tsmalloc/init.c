@@ -124,9 +124,9 @@ static void ts_thread_done(void *arg) {
   if (!h || h->kind != TS_HEAP_NORMAL) return;
   ts_tls_heap = &ts_heap_dead;
   ts_heap_collect_all(h, true);
+  ts_stats_fold(h); /* while the heap still owns its pages */
   ts_segments_abandon(h);
   ts_heap_tick(h, false);
-  ts_stats_fold(h);
   ts_lock(&ts_heaps_lock);
   h->kind = TS_HEAP_EMPTY;
   h->next_free = ts_free_heaps;

@@ -122,12 +122,11 @@ typedef struct ts_queue_s {
 
 enum { TS_HEAP_EMPTY = 0, TS_HEAP_NORMAL = 1, TS_HEAP_BACKUP = 2, TS_HEAP_DEAD = 3 };
 
-/* The hot per-class data of a heap, together so malloc and free touch one cache line per class. */
+/* The hot per-class data of a heap, together so malloc touches one cache line per class. free counts nothing:
+ * statistics derive frees from mallocs and the blocks still in use (stats.c). */
 typedef struct {
   struct ts_page_s *cur; /* queue head, or &ts_empty_page */
   uint64_t nmalloc;      /* stats: per-thread, non-atomic */
-  uint64_t nfree;
-  uint64_t pad_;
 } ts_class_t;
 
 typedef struct ts_heap_s {
@@ -236,7 +235,9 @@ ts_segment_t *ts_abandoned_pop(void);
 void ts_segment_adopted(ts_heap_t *h, ts_segment_t *s); /* links an adopted segment into h's lists */
 void ts_segment_after_fork_child(void);
 size_t ts_segment_mapped_bytes(void);
-size_t ts_segment_live_bytes(void); /* blocks in use in every segment, for mallinfo (racy, approximate) */
+/* Bytes of the blocks in use in every segment (racy, approximate while other threads run); with per_class, also
+ * the count of blocks in use per class. Blocks freed by other threads and not yet collected count as free. */
+size_t ts_segment_live_bytes(uint64_t *per_class);
 
 /* ---- page.c: pages, queues, the allocation slow path ---- */
 void *ts_heap_alloc_slow(ts_heap_t *h, size_t cls);
@@ -308,10 +309,12 @@ extern ts_heap_t *ts_all_heaps;
 extern ts_lock_t ts_heaps_lock;
 
 /* ---- stats.c: counters merged from heaps, printed at exit ---- */
-void ts_stats_fold(ts_heap_t *h); /* a heap going back to the pool gives its counters to the totals */
+void ts_stats_fold(ts_heap_t *h); /* thread exit, before its pages are abandoned: counters to the totals */
+void ts_stats_adopted(int64_t bytes); /* blocks in use in a segment being adopted, already counted as live */
+void ts_stats_remote(int64_t bytes);  /* + freed by another thread, - collected by the owner */
 void ts_stats_publish_live(ts_heap_t *h);
 void ts_stats_large(int64_t delta_bytes);
-void ts_stats_dead_free(size_t cls); /* a remote free by a thread past its teardown */
+void ts_stats_dead_free(void); /* a remote free by a thread past its teardown */
 void ts_stats_print_exit(void);
 void ts_stats_init(void); /* after the options: keeps a copy of stderr for the exit report */
 void ts_stats_totals(uint64_t *live_small, uint64_t *live_large, uint64_t *xfree);

@@ -27,7 +27,7 @@ int ts_malloc_trim(size_t pad) {
 static struct mallinfo2 ts_info(void) {
   struct mallinfo2 mi;
   memset(&mi, 0, sizeof mi);
-  size_t live_small = ts_segment_live_bytes();
+  size_t live_small = ts_segment_live_bytes(NULL);
   size_t count, bytes, cached;
   ts_large_totals(&count, &bytes, &cached);
   size_t seg = ts_segment_mapped_bytes();

@@ -106,6 +106,7 @@ static void ts_page_collect_ex(ts_page_t *pg, bool force) {
       tail->next = pg->free;
       pg->free = head;
       pg->used -= count;
+      if (TS_UNLIKELY(ts_stats_on)) ts_stats_remote(-(int64_t)count * pg->block_size);
     }
   }
   if (pg->local_free) {
@@ -280,6 +281,13 @@ void ts_page_free_local_slow(ts_heap_t *h, ts_page_t *pg) {
 
 /* Adopts an exited thread's segment: collects every page and queues the ones with room, frees the empty ones. */
 void ts_heap_adopt_segment(ts_heap_t *h, ts_segment_t *s) {
+  if (ts_stats_on) { /* the blocks in use here were counted live when their heap exited (ts_stats_fold) */
+    int64_t bytes = 0;
+    for (unsigned i = 0; i < TS_SLICES; i++)
+      if (s->used_slices >> i & 1 && s->slice_page[i] == i)
+        bytes += (int64_t)(s->pages[i].used & ~TS_USED_FULL) * s->pages[i].block_size;
+    ts_stats_adopted(bytes);
+  }
   ts_segment_adopted(h, s);
   for (unsigned i = 0; i < TS_SLICES;) {
     if (!(s->used_slices >> i & 1)) {
@@ -334,5 +342,7 @@ void ts_heap_tick(ts_heap_t *h, bool force) {
   if (h->purge_head && (force || h->purge_head->purge_at <= now)) ts_heap_purge(h, now, force);
   ts_pool_tick(now, force);
   ts_large_tick(now, force);
-  if (force || (h->slow_count & 63) == 0) ts_stats_publish_live(h); /* ~100 ns: every 64th slow call */
+  /* Every 64th slow call: a walk over the heap's pages. Not once the heap has abandoned its segments at thread
+   * exit: its page lists are stale then, and the pages may already be another thread's. */
+  if ((force || (h->slow_count & 63) == 0) && (h->avail || h->fullsegs)) ts_stats_publish_live(h);
 }

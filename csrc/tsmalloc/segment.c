@@ -365,11 +365,27 @@ void ts_segment_adopted(ts_heap_t *h, ts_segment_t *s) {
 
 size_t ts_segment_mapped_bytes(void) { return atomic_load(&ts_segments_owned) * TS_SEG_SIZE; }
 
-/* Sum of used blocks x block size over every page of every segment handed out so far. Other threads change
- * these fields meanwhile: each read is a single relaxed load, so the sum is approximate (as mallinfo is) but
- * never reads freed memory (segments are never unmapped). Blocks freed by another thread and not yet collected
- * still count. Cost: a pass over the segment headers, on mallinfo/malloc_stats/malloc_info only. */
-size_t ts_segment_live_bytes(void) {
+/* Blocks on a page's remote-free list. The owner may collect and reuse them meanwhile, so the walk stops at a
+ * link outside the page's carved blocks and after as many links as the page has blocks: a wrong count at worst,
+ * never a wild read (the arena stays mapped). */
+static uint32_t ts_page_pending_remote(const ts_page_t *pg, uint32_t block_size) {
+  uintptr_t lo = (uintptr_t)__atomic_load_n(&pg->start, __ATOMIC_RELAXED);
+  uintptr_t hi = (uintptr_t)__atomic_load_n(&pg->bump, __ATOMIC_RELAXED);
+  uintptr_t b = atomic_load_explicit(&pg->thread_free, memory_order_acquire) & ~TS_TF_FULL;
+  uint32_t n = 0, max = hi > lo ? (uint32_t)((hi - lo) / block_size) : 0;
+  while (b && n < max && b - lo < hi - lo) {
+    n++;
+    b = (uintptr_t)__atomic_load_n(&((const ts_block_t *)b)->next, __ATOMIC_RELAXED);
+  }
+  return n;
+}
+
+/* Sum of used blocks x block size over every page of every segment handed out so far, less the blocks other
+ * threads freed and the owner has not collected yet. Other threads change these fields meanwhile: each read is a
+ * single relaxed load, so the sum is approximate (as mallinfo is) but never reads freed memory (segments are
+ * never unmapped). Cost: a pass over the segment headers, on mallinfo/malloc_stats/malloc_info and the
+ * statistics report only. */
+size_t ts_segment_live_bytes(uint64_t *per_class) {
   size_t total = 0, end = atomic_load_explicit(&ts_arena_next, memory_order_relaxed);
   if (end > ts_arena_size) end = ts_arena_size;
   for (size_t off = 0; off < end; off += TS_SEG_SIZE) {
@@ -380,7 +396,13 @@ size_t ts_segment_live_bytes(void) {
       if (!(used >> i & 1) || __atomic_load_n(&s->slice_page[i], __ATOMIC_RELAXED) != i) continue;
       const ts_page_t *pg = &s->pages[i];
       uint32_t n = __atomic_load_n(&pg->used, __ATOMIC_RELAXED) & ~TS_USED_FULL;
-      total += (size_t)n * __atomic_load_n(&pg->block_size, __ATOMIC_RELAXED);
+      uint32_t bs = __atomic_load_n(&pg->block_size, __ATOMIC_RELAXED);
+      if (!bs) continue;
+      uint32_t pending = ts_page_pending_remote(pg, bs);
+      n = n > pending ? n - pending : 0;
+      total += (size_t)n * bs;
+      uint8_t cls = __atomic_load_n(&pg->cls, __ATOMIC_RELAXED);
+      if (per_class && cls < TS_NCLS) per_class[cls] += n;
     }
   }
   return total;

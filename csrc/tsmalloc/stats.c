@@ -5,19 +5,24 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Counting happens only with TSMALLOC_STATS=1 (ts_stats_on): then it costs one non-atomic increment per malloc
- * and per free, in the thread's own heap; otherwise one predicted branch (two always-on increments cost the
- * malloc+free pair 0.8 ns of about 6: bench pair). mallinfo does not use them (segment.c counts pages). Live bytes are
- * (mallocs - frees) x class size, summed per heap every few slow-path calls and published to one atomic, so
- * the peak is sampled: it can miss a spike shorter than a page's worth of allocations per thread. Sizes are
- * usable sizes (the class), not requested sizes, which the allocator does not keep. */
+/* Counting happens only with TSMALLOC_STATS=1 (ts_stats_on): then malloc costs one non-atomic increment in the
+ * thread's own heap; otherwise one predicted branch. free counts nothing, even with statistics on: its check of the
+ * flag alone cost the malloc+free pair 3-6% (A/B on bench pair), so frees per class are derived at exit as mallocs
+ * minus the blocks still in use (a walk over the segment headers). Live bytes are the blocks in use in a heap's
+ * own pages (a walk over its page lists), summed every 64 slow-path calls and published to one atomic, so the peak
+ * is sampled: it can miss a spike shorter than that. A page's count still holds the blocks other threads freed
+ * until its owner collects them, so those are kept in a second atomic, added by the remote free and taken out by
+ * the collection: a thread that stops allocating (blocked in pthread_join, say) while others free its blocks
+ * still sees its live bytes fall. Sizes are usable sizes (the class), not requested sizes, which the allocator
+ * does not keep. */
 bool ts_stats_on;
 static ts_lock_t ts_stats_lock;
-static uint64_t ts_tot_malloc[TS_NCLS], ts_tot_free[TS_NCLS], ts_tot_xfree, ts_tot_large;
-static _Atomic int64_t ts_live_small, ts_live_large, ts_live_peak;
+static uint64_t ts_tot_malloc[TS_NCLS], ts_tot_xfree, ts_tot_large;
+static _Atomic int64_t ts_live_small, ts_live_large, ts_live_peak, ts_live_remote;
 
 static void ts_update_peak(void) {
-  int64_t live = atomic_load_explicit(&ts_live_small, memory_order_relaxed) +
+  int64_t live = atomic_load_explicit(&ts_live_small, memory_order_relaxed) -
+                 atomic_load_explicit(&ts_live_remote, memory_order_relaxed) +
                  atomic_load_explicit(&ts_live_large, memory_order_relaxed);
   int64_t peak = atomic_load_explicit(&ts_live_peak, memory_order_relaxed);
   while (live > peak &&
@@ -26,10 +31,21 @@ static void ts_update_peak(void) {
   }
 }
 
+/* Blocks in use in the pages of a heap; the owner's lists, so only the owner calls this. */
+static int64_t ts_heap_live(const ts_heap_t *h) {
+  int64_t live = 0;
+  for (size_t c = 0; c < TS_NCLS; c++) {
+    const ts_queue_t *lists[2] = {&h->queue[c], &h->full[c]};
+    for (int l = 0; l < 2; l++)
+      for (const ts_page_t *pg = lists[l]->head; pg; pg = pg->next)
+        live += (int64_t)(pg->used & ~TS_USED_FULL) * pg->block_size;
+  }
+  return live;
+}
+
 void ts_stats_publish_live(ts_heap_t *h) {
   if (!ts_stats_on) return;
-  int64_t live = 0;
-  for (size_t c = 0; c < TS_NCLS; c++) live += (int64_t)(h->c[c].nmalloc - h->c[c].nfree) * ts_cls_size[c];
+  int64_t live = ts_heap_live(h);
   int64_t delta = live - h->live_published;
   if (delta == 0) return;
   h->live_published = live;
@@ -42,38 +58,37 @@ void ts_stats_large(int64_t delta) {
   if (delta > 0) ts_update_peak();
 }
 
-void ts_stats_dead_free(size_t cls) {
+void ts_stats_dead_free(void) {
   ts_lock(&ts_stats_lock);
-  ts_tot_free[cls]++;
   ts_tot_xfree++;
   ts_unlock(&ts_stats_lock);
-  atomic_fetch_sub_explicit(&ts_live_small, (int64_t)ts_cls_size[cls], memory_order_relaxed);
 }
 
+/* The live bytes published last are exactly the blocks in the pages about to be abandoned: they stay in the
+ * global count, and whoever adopts a segment takes its share out (ts_stats_adopted) before counting its pages as
+ * its own. */
 void ts_stats_fold(ts_heap_t *h) {
   ts_stats_publish_live(h);
+  h->live_published = 0;
   ts_lock(&ts_stats_lock);
-  for (size_t c = 0; c < TS_NCLS; c++) {
-    ts_tot_malloc[c] += h->c[c].nmalloc;
-    ts_tot_free[c] += h->c[c].nfree;
-  }
+  for (size_t c = 0; c < TS_NCLS; c++) ts_tot_malloc[c] += h->c[c].nmalloc;
   ts_tot_xfree += h->xfree;
   ts_tot_large += h->large_count;
   ts_unlock(&ts_stats_lock);
 }
 
+void ts_stats_adopted(int64_t bytes) {
+  if (bytes) atomic_fetch_sub_explicit(&ts_live_small, bytes, memory_order_relaxed);
+}
+
+void ts_stats_remote(int64_t bytes) { atomic_fetch_add_explicit(&ts_live_remote, bytes, memory_order_relaxed); }
+
+/* Live heaps' counters are read without their owners' consent: approximate while other threads run. */
 void ts_stats_totals(uint64_t *live_small, uint64_t *live_large, uint64_t *xfree) {
-  int64_t s = 0;
   uint64_t x = ts_tot_xfree;
-  /* Live heaps' counters are read without their owners' consent: approximate, as mallinfo is anyway. */
-  for (ts_heap_t *h = __atomic_load_n(&ts_all_heaps, __ATOMIC_ACQUIRE); h; h = h->all_next) {
-    if (h->kind != TS_HEAP_NORMAL) continue;
-    for (size_t c = 0; c < TS_NCLS; c++) s += (int64_t)(h->c[c].nmalloc - h->c[c].nfree) * ts_cls_size[c];
-    s -= h->live_published;
-    x += h->xfree;
-  }
-  s += atomic_load(&ts_live_small);
-  *live_small = s > 0 ? (uint64_t)s : 0;
+  for (ts_heap_t *h = __atomic_load_n(&ts_all_heaps, __ATOMIC_ACQUIRE); h; h = h->all_next)
+    if (h->kind == TS_HEAP_NORMAL) x += h->xfree;
+  *live_small = ts_segment_live_bytes(NULL);
   int64_t l = atomic_load(&ts_live_large);
   *live_large = l > 0 ? (uint64_t)l : 0;
   *xfree = x;
@@ -121,17 +136,16 @@ void ts_stats_print_exit(void) {
   if (!ts_opt(TS_OPT_STATS)) return;
   ts_heap_t *me = ts_tls_heap;
   if (me->kind == TS_HEAP_NORMAL) ts_stats_publish_live(me);
-  uint64_t nm[TS_NCLS], nf[TS_NCLS], large = ts_tot_large;
+  uint64_t nm[TS_NCLS], nf[TS_NCLS], in_use[TS_NCLS] = {0}, large = ts_tot_large;
   memcpy(nm, ts_tot_malloc, sizeof nm);
-  memcpy(nf, ts_tot_free, sizeof nf);
   for (ts_heap_t *h = __atomic_load_n(&ts_all_heaps, __ATOMIC_ACQUIRE); h; h = h->all_next) {
     if (h->kind != TS_HEAP_NORMAL) continue;
-    for (size_t c = 0; c < TS_NCLS; c++) {
-      nm[c] += h->c[c].nmalloc;
-      nf[c] += h->c[c].nfree;
-    }
+    for (size_t c = 0; c < TS_NCLS; c++) nm[c] += h->c[c].nmalloc;
     large += h->large_count;
   }
+  ts_segment_live_bytes(in_use);
+  /* Blocks of the shared heap of torn-down threads are in use but not counted as mallocs: never below zero. */
+  for (size_t c = 0; c < TS_NCLS; c++) nf[c] = nm[c] > in_use[c] ? nm[c] - in_use[c] : 0;
   uint64_t live_small, live_large, xfree;
   ts_stats_totals(&live_small, &live_large, &xfree);
   long hwm = ts_os_rss_kib("VmHWM");
