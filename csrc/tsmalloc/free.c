@@ -97,13 +97,15 @@ static TS_NOINLINE void ts_free_outside(void *p, const char *call) {
 }
 
 /* The free proper, once p is known to be a live block of pg: the owner's path is a list push and a decrement,
- * no lock, no atomic. */
+ * no lock, no atomic. It pushes onto the list malloc pops, so the next malloc of the class takes the block back
+ * while its line is still in cache, as tcmalloc's per-class lists do (see ts_pop_hooked in page.c for what that
+ * changed). */
 static inline __attribute__((always_inline)) void ts_free_to(ts_page_t *pg, ts_block_t *b, uintptr_t tag) {
   ts_heap_t *h = ts_tls_heap;
   if (TS_LIKELY(atomic_load_explicit(&pg->heap, memory_order_relaxed) == h)) {
-    b->next = pg->local_free;
+    b->next = pg->free;
     b->tag = tag;
-    pg->local_free = b;
+    pg->free = b;
     uint32_t used = --pg->used;
     if (TS_UNLIKELY((int32_t)used <= 0) && (used != 0 || h->c[pg->cls].cur != pg)) ts_page_free_local_slow(h, pg);
     return;

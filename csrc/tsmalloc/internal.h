@@ -79,9 +79,8 @@ typedef struct ts_block_s {
 struct ts_heap_s;
 
 typedef struct ts_page_s {
-  ts_block_t *free;       /* owner pops from here */
-  ts_block_t *local_free; /* owner frees go here; swapped into free when free runs dry */
-  uint32_t used;          /* blocks handed out and not yet back in free or local_free, | TS_USED_FULL */
+  ts_block_t *free;       /* owner pops from here, and its frees push here (free.c): a LIFO stack */
+  uint32_t used;          /* blocks handed out and not yet back in free, | TS_USED_FULL */
   uint32_t block_size;    /* 0 while the page is not in use */
   uint8_t cls;
   uint8_t nslices;
@@ -142,6 +141,7 @@ typedef struct ts_heap_s {
   uint64_t large_count;    /* large allocations by this thread */
   int64_t live_published;  /* small live bytes already added to the global live counter */
   uint32_t slow_count;
+  int32_t beat; /* fast-path mallocs to the next tick while timed work is pending (page.c) */
   int kind;
   struct ts_heap_s *next_free; /* heap pool */
   struct ts_heap_s *all_next;  /* every heap ever made, for statistics */
@@ -170,6 +170,10 @@ static inline void ts_unlock(ts_lock_t *l) { atomic_store_explicit(&l->v, 0, mem
 extern uintptr_t ts_arena_lo;   /* segment.c: reserved range for segments */
 extern size_t ts_arena_size;    /* segment.c */
 extern uintptr_t ts_secret;     /* init.c: random, for free tags */
+/* page.c: what the fast path's pop does besides popping (ts_pop_hooked), one bit each. */
+#define TS_HOOK_STATS 1u /* TSMALLOC_STATS=1: count mallocs per class */
+#define TS_HOOK_BEAT 2u  /* pooled segments or cached large spans wait for their purge delay: count down to a tick */
+extern _Atomic unsigned ts_pop_hook;
 extern bool ts_stats_on;        /* stats.c: TSMALLOC_STATS=1, so the fast paths count mallocs and frees */
 extern ts_page_t ts_empty_page; /* page.c: never has a free block */
 extern __thread ts_heap_t *ts_tls_heap __attribute__((tls_model("initial-exec"))); /* init.c */
@@ -230,6 +234,7 @@ ts_page_t *ts_segment_page_alloc(ts_heap_t *h, unsigned nslices, bool whole, boo
 void ts_segment_page_free(ts_heap_t *h, ts_page_t *pg);
 void ts_heap_purge(ts_heap_t *h, uint64_t now, bool force);
 void ts_pool_tick(uint64_t now, bool force);
+bool ts_pool_pending(void);        /* a pooled segment waits to be purged */
 void ts_segments_abandon(ts_heap_t *h);
 ts_segment_t *ts_abandoned_pop(void);
 void ts_segment_adopted(ts_heap_t *h, ts_segment_t *s); /* links an adopted segment into h's lists */
@@ -241,11 +246,13 @@ size_t ts_segment_live_bytes(uint64_t *per_class);
 
 /* ---- page.c: pages, queues, the allocation slow path ---- */
 void *ts_heap_alloc_slow(ts_heap_t *h, size_t cls);
-void ts_page_collect(ts_page_t *pg);                   /* owner: merge local and remote frees into free */
+void ts_page_collect(ts_page_t *pg);                   /* owner: merge remote frees into free */
 void ts_page_free_local_slow(ts_heap_t *h, ts_page_t *pg); /* owner: page left the full list or emptied */
 void ts_heap_adopt_segment(ts_heap_t *h, ts_segment_t *s);
 void ts_heap_collect_all(ts_heap_t *h, bool retire_all);
 void ts_heap_tick(ts_heap_t *h, bool force);
+void ts_timed_work_update(void); /* after timed work was scheduled or done: sets or clears TS_HOOK_BEAT */
+__attribute__((returns_nonnull)) void *ts_pop_hooked(ts_heap_t *h, size_t cls, void *b); /* returns b */
 /* Takes the first block of a page's free list, which must not be empty: the one pop of the fast path (below) and
  * the slow path (page.c). Clearing the tag is what lets free() tell a live block from a freed one. The prefetch
  * warms the next block, whose link the next malloc of this class reads: a program that frees blocks in random
@@ -257,7 +264,7 @@ static inline __attribute__((always_inline)) void *ts_page_pop(ts_heap_t *h, ts_
   __builtin_prefetch(next, 1);
   pg->used++;
   b->tag = 0;
-  if (TS_UNLIKELY(ts_stats_on)) h->c[cls].nmalloc++;
+  if (TS_UNLIKELY(atomic_load_explicit(&ts_pop_hook, memory_order_relaxed))) return ts_pop_hooked(h, cls, b);
   return b;
 }
 /* The fast path proper: pop the current page's free list; NULL when it is empty. No lock, no atomic. */
@@ -297,6 +304,7 @@ void *ts_large_realloc(void *p, size_t n, const char *call);
 size_t ts_large_usable(const void *p, const char *call);
 bool ts_large_owns(const void *p); /* page map says p is a live large block */
 void ts_large_tick(uint64_t now, bool force);
+bool ts_large_pending(void); /* the span cache holds something, to be unmapped after the purge delay */
 void ts_large_after_fork_child(void);
 void ts_large_totals(size_t *count, size_t *bytes, size_t *cached);
 

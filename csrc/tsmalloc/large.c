@@ -75,7 +75,9 @@ static void ts_lc_remove_locked(int i) {
 static void ts_lc_update_deadline_locked(void) {
   uint64_t d = ts_lc_n ? ts_lc[0].when + (uint64_t)ts_opt(TS_OPT_PURGE_DELAY_MS) : UINT64_MAX;
   atomic_store_explicit(&ts_lc_deadline, d, memory_order_relaxed);
+  ts_timed_work_update();
 }
+bool ts_large_pending(void) { return atomic_load_explicit(&ts_lc_deadline, memory_order_relaxed) != UINT64_MAX; }
 static void ts_lc_insert_locked(uint8_t *base, size_t size, uint64_t now) {
   ts_lc[ts_lc_n].base = base;
   ts_lc[ts_lc_n].size = size;

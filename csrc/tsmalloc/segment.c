@@ -133,7 +133,10 @@ static void ts_pool_update_deadline_locked(uint64_t now, bool force) {
     break;
   }
   atomic_store_explicit(&ts_pool_deadline, deadline, memory_order_relaxed);
+  ts_timed_work_update();
 }
+
+bool ts_pool_pending(void) { return atomic_load_explicit(&ts_pool_deadline, memory_order_relaxed) != UINT64_MAX; }
 
 void ts_pool_tick(uint64_t now, bool force) {
   if (!force && now < atomic_load_explicit(&ts_pool_deadline, memory_order_relaxed)) return;
@@ -164,8 +167,10 @@ static void ts_segment_release(ts_heap_t *h, ts_segment_t *s, uint64_t now) {
     for (ts_segment_t *t = ts_pool_tail; t && ts_pool_dirty > retain / 2; t = t->prev) ts_pool_purge_locked(t);
     if (ts_opt(TS_OPT_PURGE_DELAY_MS) == 0) ts_pool_purge_locked(s);
   }
-  if (atomic_load_explicit(&ts_pool_deadline, memory_order_relaxed) == UINT64_MAX && s->dirty_slices)
+  if (atomic_load_explicit(&ts_pool_deadline, memory_order_relaxed) == UINT64_MAX && s->dirty_slices) {
     atomic_store_explicit(&ts_pool_deadline, s->purge_at, memory_order_relaxed);
+    ts_timed_work_update();
+  }
   ts_unlock(&ts_pool_lock);
 }
 
@@ -284,7 +289,7 @@ void ts_segment_page_free(ts_heap_t *h, ts_page_t *pg) {
   pg->block_size = 0;
   pg->start = pg->bump = pg->end = NULL;
   atomic_store_explicit(&pg->heap, NULL, memory_order_relaxed);
-  pg->free = pg->local_free = NULL;
+  pg->free = NULL;
   pg->used = 0;
   pg->recip = 0;
   pg->in_full = 0;

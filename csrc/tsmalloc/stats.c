@@ -100,6 +100,7 @@ void ts_stats_totals(uint64_t *live_small, uint64_t *live_large, uint64_t *xfree
 static int ts_stats_fd = -1;
 void ts_stats_init(void) {
   ts_stats_on = ts_opt(TS_OPT_STATS) != 0;
+  if (ts_stats_on) atomic_fetch_or_explicit(&ts_pop_hook, TS_HOOK_STATS, memory_order_relaxed);
   if (ts_opt(TS_OPT_STATS) && !ts_stats_file[0]) ts_stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 64);
 }
 
