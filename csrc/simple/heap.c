@@ -37,6 +37,7 @@ static block_t *used;      /* every block the program owns, newest first */
 static block_t *free_list; /* every freed block, newest first */
 static char *bump;         /* next unused byte of the current region */
 static char *bump_end;     /* end of the current region */
+static size_t mapped;      /* bytes of every region mapped so far */
 
 static void *user_of(block_t *b) { return (char *)b + HDR; }
 static block_t *block_of(const void *p) { return (block_t *)((uintptr_t)p - HDR); }
@@ -70,6 +71,7 @@ static block_t *grow(size_t bytes) {
       return NULL;
     }
     errno = saved;
+    mapped += map;
     if (map > REGION_SIZE) { /* a large request gets a region of its own; the current one stays in use */
       block_t *b = m;
       b->size = map - HDR;
@@ -188,6 +190,17 @@ void *simple_resize(void *p, size_t size, const char *call) {
   memcpy(q, p, have);
   simple_free(p, call);
   return q;
+}
+
+simple_totals_t simple_totals(void) {
+  simple_totals_t t = {0, 0, 0, 0};
+  pthread_mutex_lock(&heap_lock);
+  t.mapped = mapped;
+  for (block_t *b = used; b != NULL; b = b->next) t.in_use += b->size;
+  for (block_t *b = free_list; b != NULL; b = b->next, t.free_count++) t.free_bytes += b->size;
+  t.free_bytes += (size_t)(bump_end - bump);
+  pthread_mutex_unlock(&heap_lock);
+  return t;
 }
 
 /* fork: the child gets a copy of the heap; the lock must not be held by a thread that does not exist there. */

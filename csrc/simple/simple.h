@@ -13,4 +13,13 @@ void simple_free(void *p, const char *call);           /* aborts on double free 
 void *simple_resize(void *p, size_t size, const char *call); /* realloc for p != NULL, size != 0 */
 size_t simple_usable(const void *p, const char *call); /* the exact usable size of a live block */
 
+/* What the heap holds, for mallinfo and malloc_stats: one walk of both lists under the lock. */
+typedef struct {
+  size_t mapped;     /* bytes obtained with mmap, never returned */
+  size_t in_use;     /* usable bytes of the blocks the program owns */
+  size_t free_bytes; /* usable bytes of the free list plus the unused rest of the current region */
+  size_t free_count; /* blocks on the free list */
+} simple_totals_t;
+simple_totals_t simple_totals(void);
+
 #endif
