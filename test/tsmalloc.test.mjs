@@ -1,5 +1,6 @@
-// The default allocator under LD_PRELOAD: stress, fork, thread exit, RSS after a burst, introspection, options,
-// statistics, sanitizer builds of the stress and fuzz tests, and the real programs the issue names.
+// The default allocator under LD_PRELOAD: stress, fork, thread exit, RSS after a burst, the retain limit,
+// introspection, options, statistics, sanitizer builds of the stress and fuzz tests, and the real programs the
+// issue names.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -54,6 +55,21 @@ test('RSS comes down after the purge delay in a program that never takes the slo
     timeout: 180_000,
   });
   passes(r, 'rss');
+});
+
+// The retain limit weighs what free pages really hold: short-lived threads that touch a few KiB in each of ~70
+// size classes stay far below it, so nothing is purged at once (the purge delay is set out of reach). With the
+// limit at 0 the same run purges, which shows the count below can see purges.
+test('the retain limit counts what free pages hold, not their 64 KiB slices', () => {
+  const env = { TSMALLOC_VERBOSE: '2', TSMALLOC_PURGE_DELAY_MS: '60000' };
+  const purges = (r) => (r.stderr.match(/^tsmalloc: purged /gm) || []).length;
+  const prog = compileC('test/c/retain.c');
+  const quiet = run([prog], { env });
+  passes(quiet, 'retain');
+  assert.is(purges(quiet), 0, quiet.stderr.split('\n').filter((l) => l.includes('purged')).slice(0, 5).join('\n'));
+  const eager = run([prog], { env: { ...env, TSMALLOC_RETAIN_MB: '0' } });
+  passes(eager, 'retain');
+  assert.ok(purges(eager) > 100, `TSMALLOC_RETAIN_MB=0 purged ${purges(eager)} times`);
 });
 
 for (const [name, flags, env, programs, timeout] of [

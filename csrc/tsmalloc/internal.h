@@ -109,6 +109,10 @@ typedef struct ts_segment_s {
   struct ts_segment_s *pnext, *pprev; /* heap purge list */
   uint8_t state, in_avail, in_purge, pad_;
   uint8_t slice_page[TS_SLICES]; /* slice -> first slice of its page (itself when unused) */
+  /* 4 KiB units of each slice that may be resident: the furthest any of its pages carved since it was last
+   * purged. Dirty slices are counted by this (segment.c), not by their 64 KiB, so the retain limit weighs what
+   * they really hold: a thread that used 30 classes leaves 30 slices of 4-8 KiB each, not 1.9 MiB. */
+  uint8_t resident[TS_SLICES];
   ts_page_t pages[TS_SLICES];    /* indexed by a page's first slice */
 } ts_segment_t;
 

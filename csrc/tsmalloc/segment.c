@@ -51,7 +51,15 @@ bool ts_arena_init(void) {
   return false;
 }
 
-static size_t ts_slice_bytes(uint64_t mask) { return (size_t)ts_popcount64(mask) * TS_SLICE_SIZE; }
+/* What the slices of mask may hold resident (ts_segment_t.resident). */
+static size_t ts_slice_bytes(const ts_segment_t *s, uint64_t mask) {
+  size_t units = 0;
+  for (; mask; mask &= mask - 1) units += s->resident[__builtin_ctzll(mask)];
+  return units * TS_OS_PAGE;
+}
+static void ts_slices_purged(ts_segment_t *s, uint64_t mask) {
+  for (; mask; mask &= mask - 1) s->resident[__builtin_ctzll(mask)] = 0;
+}
 
 /* ---- owner-private segment lists of a heap ---- */
 static void ts_list_remove(ts_segment_t **head, ts_segment_t *s) {
@@ -98,7 +106,8 @@ static void ts_segment_purge(ts_heap_t *h, ts_segment_t *s) {
     ts_os_purge(lo, (size_t)(hi - lo));
     d &= j >= 64 ? 0 : ~0ULL << j;
   }
-  h->dirty_bytes -= ts_slice_bytes(s->dirty_slices);
+  h->dirty_bytes -= ts_slice_bytes(s, s->dirty_slices);
+  ts_slices_purged(s, s->dirty_slices);
   s->dirty_slices = 0;
   ts_purge_list_remove(h, s);
 }
@@ -117,7 +126,8 @@ static void ts_pool_purge_locked(ts_segment_t *s) {
   if (!s->dirty_slices) return;
   /* The first OS page keeps the pool links and the magic; the rest, page descriptors included, goes. */
   ts_os_purge((uint8_t *)s + TS_OS_PAGE, TS_SEG_SIZE - TS_OS_PAGE);
-  ts_pool_dirty -= ts_slice_bytes(s->dirty_slices);
+  ts_pool_dirty -= ts_slice_bytes(s, s->dirty_slices);
+  ts_slices_purged(s, s->dirty_slices);
   s->dirty_slices = 0;
 }
 
@@ -150,7 +160,7 @@ static void ts_segment_release(ts_heap_t *h, ts_segment_t *s, uint64_t now) {
   else ts_list_remove(&h->fullsegs, s);
   s->in_avail = 0;
   ts_purge_list_remove(h, s);
-  h->dirty_bytes -= ts_slice_bytes(s->dirty_slices);
+  h->dirty_bytes -= ts_slice_bytes(s, s->dirty_slices);
   atomic_store_explicit(&s->heap, NULL, memory_order_relaxed);
   s->state = TS_SEG_FREE;
   s->purge_at = now + (uint64_t)ts_opt(TS_OPT_PURGE_DELAY_MS);
@@ -162,7 +172,7 @@ static void ts_segment_release(ts_heap_t *h, ts_segment_t *s, uint64_t now) {
   if (ts_pool_head) ts_pool_head->prev = s;
   else ts_pool_tail = s;
   ts_pool_head = s;
-  ts_pool_dirty += ts_slice_bytes(s->dirty_slices);
+  ts_pool_dirty += ts_slice_bytes(s, s->dirty_slices);
   if (ts_opt(TS_OPT_PURGE_DELAY_MS) == 0 || ts_pool_dirty > retain) {
     for (ts_segment_t *t = ts_pool_tail; t && ts_pool_dirty > retain / 2; t = t->prev) ts_pool_purge_locked(t);
     if (ts_opt(TS_OPT_PURGE_DELAY_MS) == 0) ts_pool_purge_locked(s);
@@ -184,7 +194,7 @@ static ts_segment_t *ts_segment_new(ts_heap_t *h, uint64_t now) {
     if (ts_pool_head) ts_pool_head->prev = NULL;
     else ts_pool_tail = NULL;
     dirty = s->dirty_slices;
-    ts_pool_dirty -= ts_slice_bytes(dirty);
+    ts_pool_dirty -= ts_slice_bytes(s, dirty);
   }
   ts_unlock(&ts_pool_lock);
   if (!s) {
@@ -192,7 +202,10 @@ static ts_segment_t *ts_segment_new(ts_heap_t *h, uint64_t now) {
     if (off + TS_SEG_SIZE > ts_arena_size) return NULL; /* the reservation is used up: ENOMEM */
     s = (ts_segment_t *)(ts_arena_lo + off);
   }
+  uint8_t resident[TS_SLICES]; /* what the dirty slices of a pooled segment hold */
+  memcpy(resident, s->resident, sizeof resident);
   memset(s, 0, sizeof *s);
+  memcpy(s->resident, resident, sizeof resident);
   s->magic = TS_SEG_MAGIC ^ (uintptr_t)s;
   s->state = TS_SEG_OWNED;
   for (unsigned i = 0; i < TS_SLICES; i++) s->slice_page[i] = (uint8_t)i;
@@ -202,7 +215,7 @@ static ts_segment_t *ts_segment_new(ts_heap_t *h, uint64_t now) {
   ts_list_push(&h->avail, s);
   if (dirty) {
     s->dirty_slices = dirty;
-    h->dirty_bytes += ts_slice_bytes(dirty);
+    h->dirty_bytes += ts_slice_bytes(s, dirty);
     ts_purge_list_append(h, s, now);
   }
   return s;
@@ -243,7 +256,7 @@ static ts_page_t *ts_segment_take(ts_heap_t *h, ts_segment_t *s, unsigned i, uns
   uint64_t d = s->dirty_slices & mask;
   if (d) {
     s->dirty_slices &= ~mask;
-    h->dirty_bytes -= ts_slice_bytes(d);
+    h->dirty_bytes -= ts_slice_bytes(s, d);
     if (!s->dirty_slices) ts_purge_list_remove(h, s);
   }
   if (s->used_slices == ~0ULL) {
@@ -285,6 +298,14 @@ void ts_segment_page_free(ts_heap_t *h, ts_page_t *pg) {
   ts_segment_t *s = ts_segment_of(pg);
   unsigned i = (unsigned)(pg - s->pages), n = pg->nslices;
   uint64_t mask = (n == 64 ? ~0ULL : ((1ULL << n) - 1)) << i;
+  /* The page touched its slices up to bump (carving writes the free-list links): the slices keep at least that. */
+  size_t reach = (size_t)(pg->bump - ((uint8_t *)s + (size_t)i * TS_SLICE_SIZE));
+  for (unsigned k = 0; k < n; k++) {
+    size_t ext = reach <= k * TS_SLICE_SIZE ? 0 : reach - k * TS_SLICE_SIZE;
+    if (ext > TS_SLICE_SIZE) ext = TS_SLICE_SIZE;
+    uint8_t units = (uint8_t)((ext + TS_OS_PAGE - 1) / TS_OS_PAGE);
+    if (units > s->resident[i + k]) s->resident[i + k] = units;
+  }
   for (unsigned k = i; k < i + n; k++) s->slice_page[k] = (uint8_t)k;
   pg->block_size = 0;
   pg->start = pg->bump = pg->end = NULL;
@@ -297,7 +318,7 @@ void ts_segment_page_free(ts_heap_t *h, ts_page_t *pg) {
   bool was_full = s->used_slices == ~0ULL;
   s->used_slices &= ~mask;
   s->dirty_slices |= mask;
-  h->dirty_bytes += (size_t)n * TS_SLICE_SIZE;
+  h->dirty_bytes += ts_slice_bytes(s, mask);
   if (was_full) {
     ts_list_remove(&h->fullsegs, s);
     ts_list_push(&h->avail, s);
@@ -363,7 +384,7 @@ void ts_segment_adopted(ts_heap_t *h, ts_segment_t *s) {
     ts_list_push(&h->avail, s);
   }
   if (s->dirty_slices) {
-    h->dirty_bytes += ts_slice_bytes(s->dirty_slices);
+    h->dirty_bytes += ts_slice_bytes(s, s->dirty_slices);
     ts_purge_list_append(h, s, ts_os_now_ms());
   }
 }
