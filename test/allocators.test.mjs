@@ -23,10 +23,14 @@ for (const name of bundled) {
 
   // Without these calls glibc's own versions run on glibc's never-initialised heap, and from several threads at
   // once that crashed fuzz.c below in a third of the runs (it calls mallinfo2 and malloc_trim from 3 threads).
-  t('introspection entry points: mallinfo2, mallinfo, malloc_info, malloc_stats, malloc_trim (test/c/api_extra.c)', () => {
-    const r = run([compileC('test/c/api_extra.c', ['-ldl'])]);
-    assert.is(r.stdout.trim().split('\n').pop(), 'api_extra: 0 failure(s)', r.stdout);
-    assert.is(r.status, 0);
+  // tsmalloc also has C23's free_sized and free_aligned_sized (glibc 2.36 lacks them), so it must pass those too.
+  t('introspection and extra entry points (test/c/api_extra.c), also valid on glibc', () => {
+    const bin = compileC('test/c/api_extra.c', ['-ldl']);
+    for (const [allocator, env] of [[name, name === 'tsmalloc' ? { TS_EXPECT_C23: '1' } : {}], ['system', {}]]) {
+      const r = tsmalloc(['run', '--no-core', '--allocator', allocator, bin], { env });
+      assert.is(r.stdout.trim().split('\n').pop(), 'api_extra: 0 failure(s)', `${allocator}: ${r.stdout}`);
+      assert.is(r.status, 0);
+    }
   });
 
   t('random sequences of every call from 3 threads, contents checked (test/c/fuzz.c), also valid on glibc', () => {

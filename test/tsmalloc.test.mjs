@@ -1,6 +1,6 @@
-// The default allocator under LD_PRELOAD: stress, fork, thread exit, RSS after a burst, the retain limit,
-// introspection, options, statistics, sanitizer builds of the stress and fuzz tests, and the real programs the
-// issue names.
+// The default allocator under LD_PRELOAD: stress, fork, thread exit, RSS after a burst, the retain limit, options,
+// statistics, sanitizer builds of the stress and fuzz tests, and the real programs the issue names. (Introspection
+// and the extra entry points are checked for every bundled allocator in allocators.test.mjs.)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,12 +22,6 @@ test('tsmalloc is the default allocator of run', () => {
   assert.ok(r.stdout.includes(lib));
 });
 
-test('introspection and extra entry points (test/c/api_extra.c), also valid on glibc', () => {
-  const bin = compileC('test/c/api_extra.c', ['-ldl']);
-  passes(tsmalloc(['run', '--allocator', 'system', bin]), 'glibc');
-  passes(run([bin], { env: { TS_EXPECT_C23: '1' } }), 'tsmalloc');
-});
-
 test('multi-thread stress with migrating objects and verified contents', () => {
   passes(run([compileC('test/c/stress.c')], { timeout: 180_000 }), 'stress');
 });
@@ -47,7 +41,7 @@ test('RSS comes down after a burst of small blocks is freed', () => {
 });
 
 // With a retain limit above the burst nothing is purged at once: all of it waits for the purge delay. The idle loop
-// frees onto pages that never run dry, so only the countdown in free (free.c, ts_free_beat) gets a purge done;
+// frees onto pages that never run dry, so only the malloc countdown (page.c, ts_pop_hooked) gets a purge done;
 // without it 100% of the burst stays resident.
 test('RSS comes down after the purge delay in a program that never takes the slow path', () => {
   const r = run([compileC('test/c/rss.c'), '300'], {

@@ -247,6 +247,7 @@ size_t ts_segment_mapped_bytes(void);
 /* Bytes of the blocks in use in every segment (racy, approximate while other threads run); with per_class, also
  * the count of blocks in use per class. Blocks freed by other threads and not yet collected count as free. */
 size_t ts_segment_live_bytes(uint64_t *per_class);
+size_t ts_segment_used_bytes(const ts_segment_t *s, bool less_remote, uint64_t *per_class); /* one segment */
 
 /* ---- page.c: pages, queues, the allocation slow path ---- */
 void *ts_heap_alloc_slow(ts_heap_t *h, size_t cls);
@@ -329,7 +330,6 @@ void ts_stats_large(int64_t delta_bytes);
 void ts_stats_dead_free(void); /* a remote free by a thread past its teardown */
 void ts_stats_print_exit(void);
 void ts_stats_init(void); /* after the options: keeps a copy of stderr for the exit report */
-void ts_stats_totals(uint64_t *live_small, uint64_t *live_large, uint64_t *xfree);
 void ts_stats_after_fork_child(void);
 
 /* ---- introspect.c: malloc_trim, mallinfo, malloc_stats, malloc_info, mallopt ---- */

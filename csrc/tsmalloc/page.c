@@ -267,13 +267,9 @@ void ts_page_free_local_slow(ts_heap_t *h, ts_page_t *pg) {
 
 /* Adopts an exited thread's segment: collects every page and queues the ones with room, frees the empty ones. */
 void ts_heap_adopt_segment(ts_heap_t *h, ts_segment_t *s) {
-  if (ts_stats_on) { /* the blocks in use here were counted live when their heap exited (ts_stats_fold) */
-    int64_t bytes = 0;
-    for (unsigned i = 0; i < TS_SLICES; i++)
-      if (s->used_slices >> i & 1 && s->slice_page[i] == i)
-        bytes += (int64_t)(s->pages[i].used & ~TS_USED_FULL) * s->pages[i].block_size;
-    ts_stats_adopted(bytes);
-  }
+  /* The blocks in use here were counted live when their heap exited (ts_stats_fold), remote frees not yet
+   * collected included, as the heap's own walk counts them (stats.c). */
+  if (ts_stats_on) ts_stats_adopted((int64_t)ts_segment_used_bytes(s, false, NULL));
   ts_segment_adopted(h, s);
   for (unsigned i = 0; i < TS_SLICES;) {
     if (!(s->used_slices >> i & 1)) {

@@ -406,30 +406,39 @@ static uint32_t ts_page_pending_remote(const ts_page_t *pg, uint32_t block_size)
   return n;
 }
 
-/* Sum of used blocks x block size over every page of every segment handed out so far, less the blocks other
- * threads freed and the owner has not collected yet. Other threads change these fields meanwhile: each read is a
- * single relaxed load, so the sum is approximate (as mallinfo is) but never reads freed memory (segments are
- * never unmapped). Cost: a pass over the segment headers, on mallinfo/malloc_stats/malloc_info and the
- * statistics report only. */
+/* Used blocks x block size over the pages of s; with less_remote, less the blocks other threads freed and the
+ * owner has not collected yet; with per_class, also the count per class. Other threads may change these fields
+ * meanwhile: each read is a single relaxed load, so the sum is approximate (as mallinfo is) but never reads freed
+ * memory (segments are never unmapped). */
+size_t ts_segment_used_bytes(const ts_segment_t *s, bool less_remote, uint64_t *per_class) {
+  size_t total = 0;
+  uint64_t used = __atomic_load_n(&s->used_slices, __ATOMIC_RELAXED);
+  for (unsigned i = 0; i < TS_SLICES; i++) {
+    if (!(used >> i & 1) || __atomic_load_n(&s->slice_page[i], __ATOMIC_RELAXED) != i) continue;
+    const ts_page_t *pg = &s->pages[i];
+    uint32_t n = __atomic_load_n(&pg->used, __ATOMIC_RELAXED) & ~TS_USED_FULL;
+    uint32_t bs = __atomic_load_n(&pg->block_size, __ATOMIC_RELAXED);
+    if (!bs) continue;
+    if (less_remote) {
+      uint32_t pending = ts_page_pending_remote(pg, bs);
+      n = n > pending ? n - pending : 0;
+    }
+    total += (size_t)n * bs;
+    uint8_t cls = __atomic_load_n(&pg->cls, __ATOMIC_RELAXED);
+    if (per_class && cls < TS_NCLS) per_class[cls] += n;
+  }
+  return total;
+}
+
+/* The same over every segment handed out so far, remote frees not yet collected taken out. Cost: a pass over the
+ * segment headers, on mallinfo/malloc_stats/malloc_info and the statistics report only. */
 size_t ts_segment_live_bytes(uint64_t *per_class) {
   size_t total = 0, end = atomic_load_explicit(&ts_arena_next, memory_order_relaxed);
   if (end > ts_arena_size) end = ts_arena_size;
   for (size_t off = 0; off < end; off += TS_SEG_SIZE) {
-    ts_segment_t *s = (ts_segment_t *)(ts_arena_lo + off);
-    uint64_t used = __atomic_load_n(&s->used_slices, __ATOMIC_RELAXED);
-    if (!used || __atomic_load_n(&s->state, __ATOMIC_RELAXED) == TS_SEG_FREE) continue;
-    for (unsigned i = 0; i < TS_SLICES; i++) {
-      if (!(used >> i & 1) || __atomic_load_n(&s->slice_page[i], __ATOMIC_RELAXED) != i) continue;
-      const ts_page_t *pg = &s->pages[i];
-      uint32_t n = __atomic_load_n(&pg->used, __ATOMIC_RELAXED) & ~TS_USED_FULL;
-      uint32_t bs = __atomic_load_n(&pg->block_size, __ATOMIC_RELAXED);
-      if (!bs) continue;
-      uint32_t pending = ts_page_pending_remote(pg, bs);
-      n = n > pending ? n - pending : 0;
-      total += (size_t)n * bs;
-      uint8_t cls = __atomic_load_n(&pg->cls, __ATOMIC_RELAXED);
-      if (per_class && cls < TS_NCLS) per_class[cls] += n;
-    }
+    const ts_segment_t *s = (const ts_segment_t *)(ts_arena_lo + off);
+    if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == TS_SEG_FREE) continue;
+    total += ts_segment_used_bytes(s, true, per_class);
   }
   return total;
 }

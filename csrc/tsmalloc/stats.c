@@ -83,17 +83,6 @@ void ts_stats_adopted(int64_t bytes) {
 
 void ts_stats_remote(int64_t bytes) { atomic_fetch_add_explicit(&ts_live_remote, bytes, memory_order_relaxed); }
 
-/* Live heaps' counters are read without their owners' consent: approximate while other threads run. */
-void ts_stats_totals(uint64_t *live_small, uint64_t *live_large, uint64_t *xfree) {
-  uint64_t x = ts_tot_xfree;
-  for (ts_heap_t *h = __atomic_load_n(&ts_all_heaps, __ATOMIC_ACQUIRE); h; h = h->all_next)
-    if (h->kind == TS_HEAP_NORMAL) x += h->xfree;
-  *live_small = ts_segment_live_bytes(NULL);
-  int64_t l = atomic_load(&ts_live_large);
-  *live_large = l > 0 ? (uint64_t)l : 0;
-  *xfree = x;
-}
-
 /* Programs such as ls close stderr on their way out (gnulib close_stdout), before library destructors run, so
  * with TSMALLOC_STATS=1 and no file the report goes to a copy of fd 2 taken at start (close-on-exec, at fd 64
  * or above). */
@@ -137,18 +126,20 @@ void ts_stats_print_exit(void) {
   if (!ts_opt(TS_OPT_STATS)) return;
   ts_heap_t *me = ts_tls_heap;
   if (me->kind == TS_HEAP_NORMAL) ts_stats_publish_live(me);
-  uint64_t nm[TS_NCLS], nf[TS_NCLS], in_use[TS_NCLS] = {0}, large = ts_tot_large;
+  uint64_t nm[TS_NCLS], nf[TS_NCLS], in_use[TS_NCLS] = {0}, large = ts_tot_large, xfree = ts_tot_xfree;
   memcpy(nm, ts_tot_malloc, sizeof nm);
+  /* Live heaps' counters are read without their owners' consent: approximate while other threads run. */
   for (ts_heap_t *h = __atomic_load_n(&ts_all_heaps, __ATOMIC_ACQUIRE); h; h = h->all_next) {
     if (h->kind != TS_HEAP_NORMAL) continue;
     for (size_t c = 0; c < TS_NCLS; c++) nm[c] += h->c[c].nmalloc;
     large += h->large_count;
+    xfree += h->xfree;
   }
-  ts_segment_live_bytes(in_use);
+  uint64_t live_small = ts_segment_live_bytes(in_use);
   /* Blocks of the shared heap of torn-down threads are in use but not counted as mallocs: never below zero. */
   for (size_t c = 0; c < TS_NCLS; c++) nf[c] = nm[c] > in_use[c] ? nm[c] - in_use[c] : 0;
-  uint64_t live_small, live_large, xfree;
-  ts_stats_totals(&live_small, &live_large, &xfree);
+  int64_t l = atomic_load(&ts_live_large);
+  uint64_t live_large = l > 0 ? (uint64_t)l : 0;
   long hwm = ts_os_rss_kib("VmHWM");
   uint64_t peak_live = (uint64_t)atomic_load(&ts_live_peak);
   uint64_t peak_kib = peak_live / 1024;
