@@ -9,24 +9,26 @@ static void *ts_oom(void) {
   return NULL;
 }
 
-/* Blocks up to 128 KiB for the calling thread, whatever state its heap is in (first call, after exit). */
-static TS_NOINLINE void *ts_small_slow(size_t n) {
+/* Blocks up to 128 KiB for the calling thread, whatever state its heap is in (first call, after exit). lend: a
+ * block of a slightly larger class may serve (page.c); not for aligned requests, whose class was picked as a
+ * multiple of the alignment. */
+static TS_NOINLINE void *ts_small_slow(size_t n, bool lend) {
   size_t cls = ts_size_class(n);
   ts_heap_t *h = ts_tls_heap;
   if (TS_UNLIKELY(h->kind != TS_HEAP_NORMAL)) {
     if (h->kind == TS_HEAP_EMPTY) h = ts_heap_get_slow();
     if (h->kind != TS_HEAP_NORMAL) {
-      void *p = ts_backup_alloc(cls); /* the thread's own teardown has run: a shared, locked heap */
+      void *p = ts_backup_alloc(cls, lend); /* the thread's own teardown has run: a shared, locked heap */
       return p ? p : ts_oom();
     }
   }
   /* One-block pages must be parked as they give their block: only the slow path does that (page.c). */
-  void *p = cls >= TS_CLS_SOLO ? ts_heap_alloc_slow(h, cls) : ts_heap_alloc(h, cls);
+  void *p = cls >= TS_CLS_SOLO ? ts_heap_alloc_slow(h, cls, lend) : ts_heap_alloc(h, cls, lend);
   return p ? p : ts_oom();
 }
 
 static TS_NOINLINE void *ts_malloc_slow(size_t n) {
-  if (n <= TS_MEDIUM_MAX) return ts_small_slow(n);
+  if (n <= TS_MEDIUM_MAX) return ts_small_slow(n, true);
   if (ts_tls_heap->kind == TS_HEAP_EMPTY) ts_init();
   void *p = ts_large_alloc(n, TS_OS_PAGE, false);
   return p ? p : ts_oom();
@@ -54,13 +56,22 @@ void *ts_calloc(size_t n, size_t size) {
   return p;
 }
 
+/* malloc(n) for n <= TS_MEDIUM_MAX, from n's own class only: no lending. */
+static void *ts_malloc_exact(size_t n) {
+  if (n <= TS_SMALL_TBL_MAX) {
+    void *b = ts_heap_pop(ts_tls_heap, ts_cls_tbl[(n + 15) >> 4]);
+    if (TS_LIKELY(b != NULL)) return b;
+  }
+  return ts_small_slow(n, false);
+}
+
 /* Aligned blocks up to 128 KiB come from the ordinary classes: a class that is a multiple of the alignment,
  * in a page whose first block is aligned to 16 KiB or more, only holds aligned blocks. Larger alignments map. */
 static void *ts_aligned(size_t align, size_t n) {
   if (align <= 16) return ts_malloc(n);
   if (align <= TS_ALIGN_MAX_SMALL && n <= TS_MEDIUM_MAX) {
     size_t m = n < align ? align : (n + align - 1) & ~(align - 1);
-    if (m <= TS_MEDIUM_MAX) return ts_malloc(m);
+    if (m <= TS_MEDIUM_MAX) return ts_malloc_exact(m);
   }
   if (n > SIZE_MAX / 2 || align > SIZE_MAX / 4) return ts_oom();
   if (ts_tls_heap->kind == TS_HEAP_EMPTY) ts_init();

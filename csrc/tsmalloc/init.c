@@ -134,9 +134,9 @@ static void ts_thread_done(void *arg) {
   ts_unlock(&ts_heaps_lock);
 }
 
-void *ts_backup_alloc(size_t cls) {
+void *ts_backup_alloc(size_t cls, bool lend) {
   ts_lock(&ts_backup_lock);
-  void *p = ts_heap_alloc(&ts_backup_heap, cls);
+  void *p = ts_heap_alloc(&ts_backup_heap, cls, lend);
   ts_unlock(&ts_backup_lock);
   return p;
 }

@@ -250,7 +250,7 @@ size_t ts_segment_live_bytes(uint64_t *per_class);
 size_t ts_segment_used_bytes(const ts_segment_t *s, bool less_remote, uint64_t *per_class); /* one segment */
 
 /* ---- page.c: pages, queues, the allocation slow path ---- */
-void *ts_heap_alloc_slow(ts_heap_t *h, size_t cls);
+void *ts_heap_alloc_slow(ts_heap_t *h, size_t cls, bool lend); /* lend: a larger class may serve (page.c) */
 void ts_page_collect(ts_page_t *pg);                   /* owner: merge remote frees into free */
 void ts_page_free_local_slow(ts_heap_t *h, ts_page_t *pg); /* owner: page left the full list or emptied */
 void ts_heap_adopt_segment(ts_heap_t *h, ts_segment_t *s);
@@ -278,9 +278,9 @@ static inline __attribute__((always_inline)) void *ts_heap_pop(ts_heap_t *h, siz
   if (TS_UNLIKELY(pg->free == NULL)) return NULL;
   return ts_page_pop(h, pg, cls);
 }
-static inline void *ts_heap_alloc(ts_heap_t *h, size_t cls) {
+static inline void *ts_heap_alloc(ts_heap_t *h, size_t cls, bool lend) {
   void *b = ts_heap_pop(h, cls);
-  return TS_LIKELY(b != NULL) ? b : ts_heap_alloc_slow(h, cls);
+  return TS_LIKELY(b != NULL) ? b : ts_heap_alloc_slow(h, cls, lend);
 }
 
 /* ---- alloc.c: malloc, calloc, realloc, aligned allocation, usable size ---- */
@@ -316,7 +316,7 @@ void ts_large_totals(size_t *count, size_t *bytes, size_t *cached);
 /* ---- init.c: initialisation, thread heaps, thread exit, fork ---- */
 void ts_init(void);
 ts_heap_t *ts_heap_get_slow(void); /* for a thread whose heap is a sentinel */
-void *ts_backup_alloc(size_t cls);
+void *ts_backup_alloc(size_t cls, bool lend);
 extern ts_heap_t ts_heap_dead;
 extern ts_heap_t *ts_all_heaps;
 extern ts_lock_t ts_heaps_lock;

@@ -190,9 +190,31 @@ static inline void *ts_slow_pop(ts_heap_t *h, ts_page_t *pg, size_t cls) {
   return cls >= TS_CLS_SOLO ? ts_solo_park(h, pg, cls, b) : b;
 }
 
+/* Lending: when a class of 512 B or more has no free block left, a free block of one of the next classes up to
+ * 40% larger serves the request (from that class's current page, where the fast path would pop it) before any
+ * fresh block is carved. Why: each class's count of live blocks wanders, and a class carves up to its own
+ * high-water mark, which lies further above the mean the fewer blocks the class has; classes of a few KiB have
+ * few. Lending lets neighbouring classes share that reserve, as a coalescing allocator shares all of it. A/B over
+ * 7-11 interleaved runs (lending from 512 B / from 1 KiB / none): peak RSS of bench churn 11.1 / 11.4 / 12.2 MiB,
+ * threads 13.9 / 14.3 / 15.6, prodcons 4.0 / 4.2 / 4.6, larson 10.5 / 10.6 / 10.8 (glibc 10.6, 12.6, 3.5, 9.1);
+ * time: churn 0.248 / 0.242 / 0.244 s, larson 0.474 / 0.464 / 0.461 s. Lending to every class cost larson 10%:
+ * with its frees coming from other threads, a small class short of blocks took the slow path on every malloc
+ * instead of carving a batch. Cost: a borrowed block wastes up to 40% while it lives (malloc_usable_size says
+ * so), and a class short of blocks takes the slow path per malloc while it borrows. */
+#define TS_LEND_MIN 512
+static void *ts_borrow(ts_heap_t *h, size_t cls) {
+  size_t lim = ts_cls_size[cls] + ts_cls_size[cls] * 2 / 5;
+  for (size_t k = cls + 1; k < TS_CLS_SOLO && ts_cls_size[k] <= lim; k++) {
+    ts_page_t *pg = h->c[k].cur;
+    if (pg->free) return ts_page_pop(h, pg, k);
+  }
+  return NULL;
+}
+
 /* The allocation slow path for a real heap: refill from the queue's pages (collecting their frees), then
- * notified full pages, then a new page. Also where time-based purging advances. */
-void *ts_heap_alloc_slow(ts_heap_t *h, size_t cls) {
+ * notified full pages, then (lend) a larger class's free block, then fresh blocks. Also where time-based purging
+ * advances. */
+void *ts_heap_alloc_slow(ts_heap_t *h, size_t cls, bool lend) {
   if ((++h->slow_count & 7) == 0) ts_heap_tick(h, false);
   ts_queue_t *q = &h->queue[cls];
   ts_page_t *carve = NULL; /* a page with never-used room: carved only when no page has a free block */
@@ -229,6 +251,10 @@ void *ts_heap_alloc_slow(ts_heap_t *h, size_t cls) {
     ts_sync_cur(h, cls);
     if (round == 0) ts_heap_sweep_full(h, cls);
     if (!q->head) break;
+  }
+  if (lend && ts_cls_size[cls] >= TS_LEND_MIN) {
+    void *b = ts_borrow(h, cls);
+    if (b) return b;
   }
   if (carve) {
     ts_page_extend(carve);
