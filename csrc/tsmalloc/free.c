@@ -10,7 +10,8 @@
  *                                              heap from before the preload, a static buffer, garbage), inside a
  *                                              block but not at its start, or in memory with no live page
  *   "sized free with a size larger than the block"  free_sized/free_aligned_sized got a size the block can't hold
- *   "corrupted free list (write after free?)"  a remote-free list links outside its page (found when collected)
+ *   "corrupted free list (write after free?)"  a remote-free list's head, length or links are wrong (links are
+ *                                              walked only when the list joins a non-empty free list, page.c)
  *   "corrupted large block header"             the header page before a large block was overwritten
  * The double-free check is a tag (address ^ a random secret) stored in the second word of every free block and
  * cleared by malloc: one compare per free. It can miss a double free whose block was reused in between (glibc
@@ -76,9 +77,10 @@ static TS_NOINLINE void ts_free_remote(ts_page_t *pg, ts_block_t *b) {
   if (TS_UNLIKELY(ts_stats_on)) ts_stats_remote((int64_t)pg->block_size); /* before the push too */
   uintptr_t old = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
   do {
-    b->next = (ts_block_t *)(old & ~TS_TF_FULL);
-  } while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &old, (uintptr_t)b, memory_order_acq_rel,
-                                                  memory_order_relaxed));
+    b->next = (ts_block_t *)(old & TS_TF_PTR);
+  } while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &old,
+                                                  (uintptr_t)b | ((old & ~(TS_TF_ONE - 1)) + TS_TF_ONE),
+                                                  memory_order_acq_rel, memory_order_relaxed));
   if (old & TS_TF_FULL) {
     ts_heap_t *owner = atomic_load_explicit(&pg->heap, memory_order_acquire);
     if (owner) atomic_fetch_or_explicit(&owner->notify[cls >> 6], 1ULL << (cls & 63), memory_order_release);

@@ -72,6 +72,12 @@ typedef struct ts_block_s {
 /* Low bit of ts_page_t.thread_free: set by the owner when the page went full; the first remote free clears it
  * and tells the owner heap, so full pages are not scanned to find remote frees. */
 #define TS_TF_FULL ((uintptr_t)1)
+/* The rest of the word: the list's head block (bits 4..47: blocks are 16-byte aligned and the arena lies below
+ * 2^48, checked at start) and, in bits 48..63, how many blocks the list holds, so the owner can take the list
+ * without walking it (page.c). A page holds at most 4096 blocks. */
+#define TS_TF_COUNT_SHIFT 48
+#define TS_TF_ONE ((uintptr_t)1 << TS_TF_COUNT_SHIFT)
+#define TS_TF_PTR (TS_TF_ONE - 16)
 /* High bit of ts_page_t.used mirrors in_full, so the owner's free tests "emptied or was full" with one
  * decrement and a sign test. */
 #define TS_USED_FULL 0x80000000u
@@ -93,7 +99,7 @@ typedef struct ts_page_s {
   _Atomic(struct ts_heap_s *) heap; /* owner (as segment.heap), here so free reads one line */
   uint8_t *end;     /* end of the last whole block */
   struct ts_page_s *next, *prev; /* heap queue or full list */
-  _Atomic uintptr_t thread_free; /* blocks freed by other threads | TS_TF_FULL */
+  _Atomic uintptr_t thread_free; /* blocks freed by other threads: count, head | TS_TF_FULL */
 } __attribute__((aligned(128))) ts_page_t; /* 128 bytes: the index is a shift; free's fields share a line */
 
 enum { TS_SEG_FREE = 0, TS_SEG_OWNED = 1, TS_SEG_ABANDONED = 2 };

@@ -43,6 +43,10 @@ bool ts_arena_init(void) {
     if (lo > (uintptr_t)p) ts_os_unmap(p, lo - (uintptr_t)p);
     uintptr_t tail = (uintptr_t)p + size + TS_SEG_SIZE - (lo + size);
     if (tail) ts_os_unmap((void *)(lo + size), tail);
+    if (lo + size > TS_TF_ONE) { /* remote-free lists keep a count above bit 47 (internal.h) */
+      ts_os_unmap((void *)lo, size);
+      return false;
+    }
     ts_arena_size = size;
     ts_arena_lo = lo;
     atomic_store(&ts_os_purged_bytes, 0);
@@ -391,19 +395,9 @@ void ts_segment_adopted(ts_heap_t *h, ts_segment_t *s) {
 
 size_t ts_segment_mapped_bytes(void) { return atomic_load(&ts_segments_owned) * TS_SEG_SIZE; }
 
-/* Blocks on a page's remote-free list. The owner may collect and reuse them meanwhile, so the walk stops at a
- * link outside the page's carved blocks and after as many links as the page has blocks: a wrong count at worst,
- * never a wild read (the arena stays mapped). */
-static uint32_t ts_page_pending_remote(const ts_page_t *pg, uint32_t block_size) {
-  uintptr_t lo = (uintptr_t)__atomic_load_n(&pg->start, __ATOMIC_RELAXED);
-  uintptr_t hi = (uintptr_t)__atomic_load_n(&pg->bump, __ATOMIC_RELAXED);
-  uintptr_t b = atomic_load_explicit(&pg->thread_free, memory_order_acquire) & ~TS_TF_FULL;
-  uint32_t n = 0, max = hi > lo ? (uint32_t)((hi - lo) / block_size) : 0;
-  while (b && n < max && b - lo < hi - lo) {
-    n++;
-    b = (uintptr_t)__atomic_load_n(&((const ts_block_t *)b)->next, __ATOMIC_RELAXED);
-  }
-  return n;
+/* Blocks on a page's remote-free list: the count the list carries (internal.h). */
+static uint32_t ts_page_pending_remote(const ts_page_t *pg) {
+  return (uint32_t)(atomic_load_explicit(&pg->thread_free, memory_order_relaxed) >> TS_TF_COUNT_SHIFT);
 }
 
 /* Used blocks x block size over the pages of s; with less_remote, less the blocks other threads freed and the
@@ -420,7 +414,7 @@ size_t ts_segment_used_bytes(const ts_segment_t *s, bool less_remote, uint64_t *
     uint32_t bs = __atomic_load_n(&pg->block_size, __ATOMIC_RELAXED);
     if (!bs) continue;
     if (less_remote) {
-      uint32_t pending = ts_page_pending_remote(pg, bs);
+      uint32_t pending = ts_page_pending_remote(pg);
       n = n > pending ? n - pending : 0;
     }
     total += (size_t)n * bs;
