@@ -206,10 +206,10 @@ static ts_segment_t *ts_segment_new(ts_heap_t *h, uint64_t now) {
     if (off + TS_SEG_SIZE > ts_arena_size) return NULL; /* the reservation is used up: ENOMEM */
     s = (ts_segment_t *)(ts_arena_lo + off);
   }
-  uint8_t resident[TS_SLICES]; /* what the dirty slices of a pooled segment hold */
-  memcpy(resident, s->resident, sizeof resident);
-  memset(s, 0, sizeof *s);
-  memcpy(s->resident, resident, sizeof resident);
+  /* Only the fields before slice_page are cleared: resident[] tells what a pooled segment's dirty slices hold, and
+   * every page descriptor was reset when its page was freed (ts_segment_page_free); a fresh segment is all zero.
+   * Clearing the whole header faulted in its two other OS pages in every program (pages[] is 8 KiB). */
+  memset(s, 0, offsetof(ts_segment_t, slice_page));
   s->magic = TS_SEG_MAGIC ^ (uintptr_t)s;
   s->state = TS_SEG_OWNED;
   for (unsigned i = 0; i < TS_SLICES; i++) s->slice_page[i] = (uint8_t)i;
