@@ -70,6 +70,27 @@ test('run --lib: a missing library names the exact path', () => {
   assert.is(r.stderr, `tsmalloc: allocator library not found: ${join(scratch(), 'nope/libmissing.so')}\n`);
 });
 
+// The fixture keeps its own heap and exports only malloc, free, calloc and realloc, as a first try often does.
+test('run --lib: a library that leaves allocation functions to glibc gets a one-line warning, and the program runs', () => {
+  const lib = compileC('test/fixtures/partial-alloc.c', ['-shared', '-fPIC']);
+  const r = tsmalloc(['run', '--lib', lib, 'sh', '-c', 'echo ran']);
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.stdout, 'ran\n');
+  assert.is(
+    r.stderr,
+    `tsmalloc: warning: ${lib} does not export memalign, posix_memalign, aligned_alloc, valloc, pvalloc, ` +
+      "malloc_usable_size, malloc_trim, mallinfo2, mallinfo, malloc_stats, malloc_info: glibc's own answer those calls " +
+      'from its own heap (wrong numbers, or a crash when a block crosses between the two heaps)\n',
+  );
+  // The bundled allocators export all of it; a library that wraps glibc's heap (it calls __libc_malloc) needs none.
+  const wrapper = compileC('test/fixtures/badmalloc.c', ['-shared', '-fPIC']);
+  for (const quiet of [bundledPath('tsmalloc'), bundledPath('simple'), wrapper]) {
+    const q = tsmalloc(['run', '--lib', quiet, 'true']);
+    assert.is(q.status, 0, quiet);
+    assert.is(q.stderr, '', quiet);
+  }
+});
+
 test('run --lib: a library the loader refuses is an error, and the program does not run', () => {
   const bogus = join(scratch(), 'bogus.so');
   writeFileSync(bogus, 'not an ELF file\n'.repeat(20));

@@ -104,6 +104,7 @@ export function selectAllocators(list: string, libs: string[], warn: (line: stri
   for (const lib of libs) {
     // A --lib the user named must exist: that is an error, not something to skip. It is shown by its file name.
     const a = resolveAllocator({ lib });
+    if (a.warning) warn(a.warning);
     add({ name: path.basename(a.path ?? lib), path: a.path, kind: a.kind });
   }
   if (out.length === 0) throw new UserError('no allocator left to run: install one or pass --lib <path>', 1);

@@ -26,6 +26,7 @@ export const CRASH_SIGNALS: readonly NodeJS.Signals[] = ['SIGSEGV', 'SIGBUS', 'S
 export async function runProgram(program: string, args: string[], opts: RunOptions): Promise<number> {
   const allocator = resolveAllocator(opts);
   const path = resolveProgram(program, process.env);
+  if (allocator.warning) process.stderr.write(`tsmalloc: ${allocator.warning}\n`);
   const warning = allocator.path ? secureExecWarning(path) : null;
   if (warning) process.stderr.write(`tsmalloc: ${warning}\n`);
   const coreLimitRaised = opts.core && raiseCoreLimit();

@@ -82,6 +82,7 @@ export async function testSuite(opts: TestSuiteOptions): Promise<number> {
   }
 
   const allocator = resolveAllocator(opts);
+  if (allocator.warning) process.stderr.write(`tsmalloc: ${allocator.warning}\n`);
   const referenceEnv = baseEnv();
   const allocatorEnv = preloadEnv(allocator.path, referenceEnv);
   checkPreload(allocatorEnv);

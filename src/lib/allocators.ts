@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
+import { dynamicSymbols } from './elf.js';
 import { UserError } from './errors.js';
 import { bundledLibrary } from './native.js';
 
@@ -13,6 +14,41 @@ export interface Allocator {
   /** The library to preload; null for the system allocator (nothing preloaded). */
   path: string | null;
   kind: AllocatorKind;
+  /** For a --lib: a one-line warning about the glibc functions it leaves to glibc (see apiGapWarning). */
+  warning?: string;
+}
+
+/**
+ * glibc's allocation functions that a preloaded allocator must replace, or glibc's own answer the calls from glibc's
+ * heap: the four glibc needs, the six its manual says a general-purpose replacement should provide, and the
+ * statistics calls. Left out: reallocarray (glibc's calls the interposed realloc) and mallopt (glibc's only tunes
+ * glibc's heap).
+ */
+export const GLIBC_MALLOC_API = [
+  'malloc', 'free', 'calloc', 'realloc', 'memalign', 'posix_memalign', 'aligned_alloc', 'valloc', 'pvalloc',
+  'malloc_usable_size', 'malloc_trim', 'mallinfo2', 'mallinfo', 'malloc_stats', 'malloc_info',
+];
+
+/** glibc's internal entry points: a library that calls these keeps glibc's heap and only wraps it. */
+const GLIBC_INTERNALS = ['__libc_malloc', '__libc_calloc', '__libc_realloc', '__libc_free', '__libc_memalign'];
+
+/**
+ * What a user's allocator leaves to glibc: each function of GLIBC_MALLOC_API it does not export is answered by
+ * glibc's own, which works on glibc's heap. For an allocator with its own heap that means wrong numbers
+ * (mallinfo2, malloc_stats) or a crash when a block crosses between the heaps (posix_memalign's block freed by the
+ * library's free, one of its blocks passed to glibc's malloc_usable_size). Null when nothing is missing, when the
+ * library wraps glibc's heap (it imports __libc_malloc and friends) or when it is not an ELF object (the loader says
+ * why when it refuses it).
+ */
+export function apiGapWarning(path: string): string | null {
+  const syms = dynamicSymbols(path);
+  if (!syms || GLIBC_INTERNALS.some((s) => syms.imports.has(s))) return null;
+  const missing = GLIBC_MALLOC_API.filter((f) => !syms.exports.has(f));
+  if (missing.length === 0) return null;
+  return (
+    `warning: ${path} does not export ${missing.join(', ')}: glibc's own answer ${missing.length === 1 ? 'that call' : 'those calls'} ` +
+    'from its own heap (wrong numbers, or a crash when a block crosses between the two heaps)'
+  );
 }
 
 /** The allocators this package builds from csrc/, default first. */
@@ -78,7 +114,8 @@ export function userLibrary(lib: string): Allocator {
   } catch {
     throw new UserError(`allocator library is not readable: ${path}`);
   }
-  return { name: path, path, kind: 'lib' };
+  const warning = apiGapWarning(path);
+  return warning ? { name: path, path, kind: 'lib', warning } : { name: path, path, kind: 'lib' };
 }
 
 export function resolveAllocator(opts: { allocator?: string; lib?: string }): Allocator {
