@@ -51,25 +51,41 @@ test('RSS comes down after a burst of small blocks is freed', () => {
 // without it 100% of the burst stays resident.
 test('RSS comes down after the purge delay in a program that never takes the slow path', () => {
   const r = run([compileC('test/c/rss.c'), '300'], {
-    env: { TS_RSS_EXPECT_MAX_PERCENT: '10', TSMALLOC_RETAIN_MB: '1024' },
+    env: { TS_RSS_EXPECT_MAX_PERCENT: '10', TSMALLOC_RETAIN_KB: String(1 << 20) },
     timeout: 180_000,
   });
   passes(r, 'rss');
 });
 
-// The retain limit weighs what free pages really hold: short-lived threads that touch a few KiB in each of ~70
-// size classes stay far below it, so nothing is purged at once (the purge delay is set out of reach). With the
-// limit at 0 the same run purges, which shows the count below can see purges.
+// The retain limit weighs what free pages really hold: short-lived threads that each touch about 550 KiB in 61
+// pages (6.6 MiB of slices) stay below a 2 MiB limit, so nothing is purged at once (the purge delay is set out of
+// reach). With the limit at 0 the same run purges, which shows the count below can see purges.
 test('the retain limit counts what free pages hold, not their 64 KiB slices', () => {
   const env = { TSMALLOC_VERBOSE: '2', TSMALLOC_PURGE_DELAY_MS: '60000' };
   const purges = (r) => (r.stderr.match(/^tsmalloc: purged /gm) || []).length;
   const prog = compileC('test/c/retain.c');
-  const quiet = run([prog], { env });
+  const quiet = run([prog], { env: { ...env, TSMALLOC_RETAIN_KB: '2048' } });
   passes(quiet, 'retain');
   assert.is(purges(quiet), 0, quiet.stderr.split('\n').filter((l) => l.includes('purged')).slice(0, 5).join('\n'));
-  const eager = run([prog], { env: { ...env, TSMALLOC_RETAIN_MB: '0' } });
+  const eager = run([prog], { env: { ...env, TSMALLOC_RETAIN_KB: '0' } });
   passes(eager, 'retain');
-  assert.ok(purges(eager) > 100, `TSMALLOC_RETAIN_MB=0 purged ${purges(eager)} times`);
+  assert.ok(purges(eager) > 100, `TSMALLOC_RETAIN_KB=0 purged ${purges(eager)} times`);
+});
+
+// Fails when the limit returns whole segments (the block just freed goes too) and when it returns nothing.
+test('beyond the retain limit the memory freed longest ago is returned first', () => {
+  const r = run([compileC('test/c/purge_order.c')], {
+    env: { TSMALLOC_RETAIN_KB: '256', TSMALLOC_PURGE_DELAY_MS: '3600000' },
+  });
+  passes(r, 'purge_order');
+});
+
+// A setting made for an older version keeps working, with a note.
+test('TSMALLOC_RETAIN_MB is still read, as TSMALLOC_RETAIN_KB', () => {
+  const r = run(['true'], { env: { TSMALLOC_RETAIN_MB: '3', TSMALLOC_VERBOSE: '1' } });
+  assert.is(r.status, 0);
+  assert.match(r.stderr, /^tsmalloc: TSMALLOC_RETAIN_MB is now TSMALLOC_RETAIN_KB; using TSMALLOC_RETAIN_KB=3072\n/);
+  assert.match(r.stderr, /^tsmalloc: TSMALLOC_RETAIN_KB=3072$/m);
 });
 
 for (const [name, flags, env, programs, timeout] of [

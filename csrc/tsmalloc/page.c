@@ -361,7 +361,7 @@ void ts_heap_collect_all(ts_heap_t *h, bool retire_all) {
  * (16 mallocs every 50 ms) instead of 3.2 MiB. A heap's own dirty slices do not count: a program like bench churn
  * nearly always has some, and counting for them took back the whole gain (A/B: churn 0.279 s, against 0.263 s
  * without and 0.277 s before the change). They are purged on the heap's slow paths, at malloc_trim and at thread
- * exit, and no more than TSMALLOC_RETAIN_MB of them wait. Relaxed and racy on purpose: a stale bit costs a purge
+ * exit, and no more than TSMALLOC_RETAIN_KB of them wait. Relaxed and racy on purpose: a stale bit costs a purge
  * some delay, never a list. */
 #define TS_BEAT_MALLOCS 32
 _Atomic unsigned ts_pop_hook;

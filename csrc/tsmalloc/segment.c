@@ -98,10 +98,12 @@ static void ts_purge_list_append(ts_heap_t *h, ts_segment_t *s, uint64_t now) {
   h->purge_tail = s;
 }
 
-/* Returns the dirty free slices of an owned segment to the OS, one madvise per run of slices. */
-static void ts_segment_purge(ts_heap_t *h, ts_segment_t *s) {
-  uint64_t d = s->dirty_slices & ~s->used_slices;
-  while (d) {
+static size_t ts_retain_bytes(void) { return (size_t)ts_opt(TS_OPT_RETAIN_KB) << 10; }
+
+/* Returns the dirty free slices of an owned segment that mask selects to the OS, one madvise per run of slices. */
+static void ts_segment_purge_mask(ts_heap_t *h, ts_segment_t *s, uint64_t mask) {
+  uint64_t sel = s->dirty_slices & mask;
+  for (uint64_t d = sel; d;) {
     unsigned i = (unsigned)__builtin_ctzll(d);
     unsigned j = i;
     while (j < TS_SLICES && (d >> j & 1)) j++;
@@ -110,19 +112,64 @@ static void ts_segment_purge(ts_heap_t *h, ts_segment_t *s) {
     ts_os_purge(lo, (size_t)(hi - lo));
     d &= j >= 64 ? 0 : ~0ULL << j;
   }
-  h->dirty_bytes -= ts_slice_bytes(s, s->dirty_slices);
-  ts_slices_purged(s, s->dirty_slices);
-  s->dirty_slices = 0;
-  ts_purge_list_remove(h, s);
+  h->dirty_bytes -= ts_slice_bytes(s, sel);
+  ts_slices_purged(s, sel);
+  s->dirty_slices &= ~sel;
+  if (!s->dirty_slices) ts_purge_list_remove(h, s);
+}
+static void ts_segment_purge(ts_heap_t *h, ts_segment_t *s) { ts_segment_purge_mask(h, s, ~0ULL); }
+
+/* How long ago slice i went dirty, as a power of two of this heap's page frees since (0 for the latest). */
+static unsigned ts_dirty_age_log2(const ts_heap_t *h, const ts_segment_t *s, unsigned i) {
+  uint32_t age = h->free_seq - s->dirty_seq[i];
+  return age ? 32u - (unsigned)__builtin_clz(age) : 0u;
 }
 
-/* Purges segments whose delay has passed (all of them when forced), then enough of the oldest to get back
- * under half the retain limit. Cost: nothing unless a deadline passed; then a syscall per run of slices. */
+/* Over the retain limit: returns the slices that went dirty longest ago until about target bytes wait. Why not
+ * whole segments, oldest first, as before: a program that cycles blocks through a few slices (a buffer grown by
+ * realloc past 32 KiB frees a one-block page at every step) has them all in one segment, and purging that
+ * segment purged the slices it was about to reuse; it paid a refault for each. With this order the retain limit
+ * could go from 2 MiB to 512 KiB. Bench, A/B over 7 interleaved runs against whole segments and 2 MiB, peak RSS:
+ * realloc 5.2 -> 4.6 MiB, larson 10.6 -> 9.8, threadchurn 2.6 -> 2.2, threads 14.0 -> 13.8, the others unchanged
+ * (glibc 3.8, 9.1, 1.8, 12.5). Cost, in refaults: realloc 0.177 -> 0.207 s (tcmalloc 0.189), threadchurn 0.426 ->
+ * 0.450 s, fragment 0.269 -> 0.277 s. Ages are grouped by powers of two: two passes over the dirty bits of the
+ * segments on the purge list, no sort. */
+static void ts_heap_trim_oldest(ts_heap_t *h, size_t target) {
+  size_t bytes[33] = {0};
+  for (ts_segment_t *s = h->purge_head; s; s = s->pnext)
+    for (uint64_t d = s->dirty_slices; d; d &= d - 1) {
+      unsigned i = (unsigned)__builtin_ctzll(d);
+      bytes[ts_dirty_age_log2(h, s, i)] += (size_t)s->resident[i] * TS_OS_PAGE;
+    }
+  size_t excess = h->dirty_bytes - target, sum = 0;
+  unsigned cut = 32;
+  for (; cut > 0; cut--) {
+    sum += bytes[cut];
+    if (sum >= excess) break;
+  }
+  for (ts_segment_t *s = h->purge_head, *next; s; s = next) {
+    next = s->pnext;
+    uint64_t mask = 0;
+    for (uint64_t d = s->dirty_slices; d; d &= d - 1) {
+      unsigned i = (unsigned)__builtin_ctzll(d);
+      if (ts_dirty_age_log2(h, s, i) >= cut) mask |= 1ULL << i;
+    }
+    if (mask) ts_segment_purge_mask(h, s, mask);
+  }
+}
+
+/* Dirty slices that came with a segment from elsewhere (the pool, an exited thread) count as the oldest. */
+static void ts_dirty_seq_old(ts_heap_t *h, ts_segment_t *s) {
+  for (uint64_t d = s->dirty_slices; d; d &= d - 1) s->dirty_seq[__builtin_ctzll(d)] = h->free_seq - (1u << 31);
+}
+
+/* Purges segments whose delay has passed (all of them when forced), then, beyond the retain limit, the slices
+ * that went dirty longest ago until under half of it. Cost: nothing unless a deadline passed or the limit was
+ * crossed; then a syscall per run of slices. */
 void ts_heap_purge(ts_heap_t *h, uint64_t now, bool force) {
   while (h->purge_head && (force || h->purge_head->purge_at <= now)) ts_segment_purge(h, h->purge_head);
-  size_t retain = (size_t)ts_opt(TS_OPT_RETAIN_MB) << 20;
-  if (h->dirty_bytes > retain)
-    while (h->purge_head && h->dirty_bytes > retain / 2) ts_segment_purge(h, h->purge_head);
+  size_t retain = ts_retain_bytes();
+  if (h->dirty_bytes > retain) ts_heap_trim_oldest(h, retain / 2);
 }
 
 /* ---- the shared pool ---- */
@@ -169,7 +216,7 @@ static void ts_segment_release(ts_heap_t *h, ts_segment_t *s, uint64_t now) {
   s->state = TS_SEG_FREE;
   s->purge_at = now + (uint64_t)ts_opt(TS_OPT_PURGE_DELAY_MS);
   atomic_fetch_sub_explicit(&ts_segments_owned, 1, memory_order_relaxed);
-  size_t retain = (size_t)ts_opt(TS_OPT_RETAIN_MB) << 20;
+  size_t retain = ts_retain_bytes();
   ts_lock(&ts_pool_lock);
   s->prev = NULL;
   s->next = ts_pool_head;
@@ -219,6 +266,7 @@ static ts_segment_t *ts_segment_new(ts_heap_t *h, uint64_t now) {
   ts_list_push(&h->avail, s);
   if (dirty) {
     s->dirty_slices = dirty;
+    ts_dirty_seq_old(h, s);
     h->dirty_bytes += ts_slice_bytes(s, dirty);
     ts_purge_list_append(h, s, now);
   }
@@ -310,7 +358,11 @@ void ts_segment_page_free(ts_heap_t *h, ts_page_t *pg) {
     uint8_t units = (uint8_t)((ext + TS_OS_PAGE - 1) / TS_OS_PAGE);
     if (units > s->resident[i + k]) s->resident[i + k] = units;
   }
-  for (unsigned k = i; k < i + n; k++) s->slice_page[k] = (uint8_t)k;
+  h->free_seq++;
+  for (unsigned k = i; k < i + n; k++) {
+    s->slice_page[k] = (uint8_t)k;
+    s->dirty_seq[k] = h->free_seq;
+  }
   pg->block_size = 0;
   pg->start = pg->bump = pg->end = NULL;
   atomic_store_explicit(&pg->heap, NULL, memory_order_relaxed);
@@ -388,6 +440,7 @@ void ts_segment_adopted(ts_heap_t *h, ts_segment_t *s) {
     ts_list_push(&h->avail, s);
   }
   if (s->dirty_slices) {
+    ts_dirty_seq_old(h, s);
     h->dirty_bytes += ts_slice_bytes(s, s->dirty_slices);
     ts_purge_list_append(h, s, ts_os_now_ms());
   }

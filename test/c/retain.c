@@ -1,11 +1,11 @@
 /* Short-lived threads that each use many size classes a little, as thread pools and servers do.
  *
  *   gcc -O1 -g -pthread -o retain test/c/retain.c
- *   TSMALLOC_VERBOSE=2 TSMALLOC_PURGE_DELAY_MS=60000 LD_PRELOAD=/path/to/tsmalloc.so ./retain
- * Each thread takes one block in each of about 70 size classes from 16 B to 32 KiB, writes it and frees it before
- * exiting: about 70 pages that touched a few KiB each. The test (tsmalloc.test.mjs) checks that tsmalloc returns
- * none of it to the OS at once under the default retain limit, since what those pages hold is far below it, and
- * that it does with TSMALLOC_RETAIN_MB=0. Counting
+ *   TSMALLOC_VERBOSE=2 TSMALLOC_PURGE_DELAY_MS=60000 TSMALLOC_RETAIN_KB=2048 LD_PRELOAD=/path/to/tsmalloc.so ./retain
+ * Each thread takes one block in each of about 60 size classes from 16 B to 32 KiB, writes it and frees it before
+ * exiting: 61 pages (6.6 MiB of slices) that touched about 550 KiB in all. The test (tsmalloc.test.mjs) checks
+ * that tsmalloc returns none of it to the OS at once under a 2 MiB retain limit, since what those pages hold is
+ * below it, and that it does with TSMALLOC_RETAIN_KB=0. Counting
  * every free slice as its whole 64 KiB (some pages take 2 or 4) made this about 6 MiB a thread and sent purges
  * through each thread exit.
  * The exit status is the number of failures. */
