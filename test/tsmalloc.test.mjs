@@ -72,8 +72,9 @@ test('the retain limit counts what free pages hold, not their 64 KiB slices', ()
   assert.ok(purges(eager) > 100, `TSMALLOC_RETAIN_KB=0 purged ${purges(eager)} times`);
 });
 
-// Fails when the limit returns whole segments (the block just freed goes too) and when it returns nothing.
-test('beyond the retain limit the memory freed longest ago is returned first', () => {
+// Fails when the limit returns whole segments (the block just freed goes too), when it returns memory freed a
+// moment ago below the hard limit, and when it returns nothing.
+test('beyond the retain limit memory idle longest is returned first, memory just freed is kept', () => {
   const r = run([compileC('test/c/purge_order.c')], {
     env: { TSMALLOC_RETAIN_KB: '256', TSMALLOC_PURGE_DELAY_MS: '3600000' },
   });

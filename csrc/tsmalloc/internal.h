@@ -119,9 +119,9 @@ typedef struct ts_segment_s {
    * purged. Dirty slices are counted by this (segment.c), not by their 64 KiB, so the retain limit weighs what
    * they really hold: a thread that used 30 classes leaves 30 slices of 4-8 KiB each, not 1.9 MiB. */
   uint8_t resident[TS_SLICES];
-  /* The owner heap's free_seq when each free slice went dirty: over the retain limit, the slices that went dirty
-   * longest ago are returned first (segment.c), so the ones a program is cycling through stay resident. */
-  uint32_t dirty_seq[TS_SLICES];
+  /* When each free slice went dirty (ts_os_now_ms, low 32 bits): over the retain limit, the slices idle longest
+   * are returned first and those freed a moment ago are kept (segment.c, ts_heap_trim). */
+  uint32_t dirty_ms[TS_SLICES];
   ts_page_t pages[TS_SLICES];    /* indexed by a page's first slice */
 } ts_segment_t;
 
@@ -154,7 +154,7 @@ typedef struct ts_heap_s {
   uint64_t large_count;    /* large allocations by this thread */
   int64_t live_published;  /* small live bytes already added to the global live counter */
   uint32_t slow_count;
-  uint32_t free_seq; /* pages this heap gave back to their segments: the clock of ts_segment_t.dirty_seq */
+  uint32_t trim_ms; /* when ts_heap_trim last looked for idle slices (segment.c) */
   int32_t beat; /* fast-path mallocs to the next tick while timed work is pending (page.c) */
   int kind;
   struct ts_heap_s *next_free; /* heap pool */

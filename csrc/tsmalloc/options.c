@@ -20,13 +20,14 @@ static const ts_option_t ts_option_table[TS_OPT_COUNT] = {
                            ts_stats_file},
     [TS_OPT_PURGE_DELAY_MS] = {"TSMALLOC_PURGE_DELAY_MS", 100, 0, 3600000,
                                "free memory is returned to the OS after this many ms (0: at once)"},
-    /* 512 KiB: counted by what free slices really hold (segment.c), and returned oldest first, so a program
-     * cycling blocks through a few slices keeps them (segment.c, ts_heap_trim_oldest, has the measurements).
-     * Before that order, 16 MiB -> 2 MiB cut bench larson's peak RSS from 12.2 to 10.7 MiB, and 1 MiB cost
-     * realloc 9% of its time. Replaces TSMALLOC_RETAIN_MB (still read, see ts_options_init). */
+    /* 512 KiB of what free slices really hold (segment.c), idle ones first; memory freed a moment ago only
+     * beyond 8 times this (ts_heap_trim has the measurements). Replaces TSMALLOC_RETAIN_MB (still read, see
+     * ts_options_init), which was 2 MiB of any: 16 -> 2 MiB had cut bench larson's peak RSS from 12.2 to
+     * 10.7 MiB, and 1 MiB cost realloc 9% of its time. */
     [TS_OPT_RETAIN_KB] = {"TSMALLOC_RETAIN_KB", 512, 0, 1L << 30,
                           "free, not yet returned memory above this many KiB (per thread heap, and again for the "
-                          "shared segment pool) is returned at once, oldest first, whatever the delay"},
+                          "shared segment pool) is returned at once, whatever the delay, idle longest first; "
+                          "memory freed in the last few ms only beyond 8 times this"},
     [TS_OPT_LARGE_CACHE_MB] = {"TSMALLOC_LARGE_CACHE_MB", 256, 0, 1 << 20,
                                "freed large blocks (>128 KiB) kept mapped for reuse, at most this many MiB"},
     [TS_OPT_RESERVE_GB] = {"TSMALLOC_RESERVE_GB", 1024, 1, 1 << 16,
