@@ -148,7 +148,7 @@ test('--json and --csv together are refused (exit 2)', () => {
 test('--list names every workload', () => {
   const r = tsmalloc('bench', '--list');
   assert.is(r.status, 0);
-  for (const w of ['churn', 'threads', 'prodcons', 'larson', 'realloc', 'large', 'fragment', 'threadchurn', 'pair', 'burst', 'python', 'gcc', 'sqlite']) {
+  for (const w of ['churn', 'threads', 'prodcons', 'larson', 'realloc', 'large', 'fragment', 'threadchurn', 'threadwork', 'pair', 'burst', 'python', 'gcc', 'sqlite']) {
     assert.match(r.stdout, new RegExp(`^  ${w} `, 'm'));
   }
 });

@@ -93,6 +93,10 @@ export const WORKLOADS: readonly Workload[] = [
     quick: ['threads=3000', 'wave=4'],
     full: ['threads=20000', 'wave=4'],
   }),
+  cWorkload('threadwork', 'a thread per task: 4 at a time build a 1.2 MiB working set, free it and exit', true, {
+    quick: ['rounds=200', 'threads=4', 'blocks=200'],
+    full: ['rounds=1000', 'threads=4', 'blocks=200'],
+  }),
   cWorkload(
     'pair',
     'malloc+free round trips on hot small size classes',
