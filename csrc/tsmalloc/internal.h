@@ -249,6 +249,7 @@ void ts_segment_page_free(ts_heap_t *h, ts_page_t *pg);
 void ts_heap_purge(ts_heap_t *h, uint64_t now, bool force);
 void ts_pool_tick(uint64_t now, bool force);
 bool ts_pool_pending(void);        /* a pooled segment waits to be purged */
+bool ts_trim_pending(void);        /* a heap spares young free memory beyond the retain limit */
 void ts_segments_abandon(ts_heap_t *h);
 ts_segment_t *ts_abandoned_pop(void);
 void ts_segment_adopted(ts_heap_t *h, ts_segment_t *s); /* links an adopted segment into h's lists */

@@ -358,11 +358,12 @@ void ts_heap_collect_all(ts_heap_t *h, bool retire_all) {
  * slow path, where purging advances, round every so often; a program whose mallocs and frees balance on its
  * current pages now never takes it. So while a pooled segment or a cached large span waits for its purge delay,
  * every TS_BEAT_MALLOCS-th malloc ticks. Without it, bench burst kept 11.4 MiB resident after its idle second
- * (16 mallocs every 50 ms) instead of 3.2 MiB. A heap's own dirty slices do not count: a program like bench churn
- * nearly always has some, and counting for them took back the whole gain (A/B: churn 0.279 s, against 0.263 s
- * without and 0.277 s before the change). They are purged on the heap's slow paths, at malloc_trim and at thread
- * exit, and no more than TSMALLOC_RETAIN_KB of them wait. Relaxed and racy on purpose: a stale bit costs a purge
- * some delay, never a list. */
+ * (16 mallocs every 50 ms) instead of 3.2 MiB. A heap's own dirty slices do not count (only those it spares
+ * beyond the retain limit for being young, segment.c): a program like bench churn nearly always has some, and
+ * counting for them took back the whole gain (A/B: churn 0.279 s, against 0.263 s without and 0.277 s before the
+ * change). They are purged on the heap's slow paths, at malloc_trim and at thread exit, and no more than
+ * TSMALLOC_RETAIN_KB of idle ones wait. Relaxed and racy on purpose: a stale bit costs a purge some delay, never a
+ * list. */
 #define TS_BEAT_MALLOCS 32
 _Atomic unsigned ts_pop_hook;
 
@@ -378,7 +379,7 @@ void *ts_pop_hooked(ts_heap_t *h, size_t cls, void *b) {
 }
 
 void ts_timed_work_update(void) {
-  bool pending = ts_pool_pending() || ts_large_pending();
+  bool pending = ts_pool_pending() || ts_large_pending() || ts_trim_pending();
   bool set = atomic_load_explicit(&ts_pop_hook, memory_order_relaxed) & TS_HOOK_BEAT;
   /* written only on a change: every thread's malloc reads this line */
   if (pending && !set) atomic_fetch_or_explicit(&ts_pop_hook, TS_HOOK_BEAT, memory_order_relaxed);
