@@ -1,4 +1,7 @@
 // Tests for `tsmalloc bench`: statistics and ratios, option errors, output formats and one quick JSON run of the CLI.
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildReport, formatCsv, formatMarkdown, formatTable } from '../dist/bench/report.js';
@@ -143,6 +146,27 @@ test('--json and --csv together are refused (exit 2)', () => {
   const r = tsmalloc('bench', '--json', '--csv', '--only', 'pair');
   assert.is(r.status, 2);
   assert.match(r.stderr, /--json and --csv/);
+});
+
+// Builds of older bench sources are removed from the package's cache; its other entries (inputs, unknown names) stay.
+test('a run removes the builds of older bench sources from the cache', () => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', '.cache', 'tsmalloc-bench');
+  const stale = join(root, '0123456789abcdef');
+  const other = join(root, 'not-a-build');
+  mkdirSync(stale, { recursive: true });
+  mkdirSync(other, { recursive: true });
+  writeFileSync(join(stale, 'measure'), '');
+  try {
+    const r = tsmalloc('bench', '--quick', '--only', 'pair', '--allocators', 'system', '--runs', '1');
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stderr, /removed \d+ builds? of older bench sources/);
+    assert.not.ok(existsSync(stale), 'the stale build is gone');
+    assert.ok(existsSync(other), 'a directory that is not a build stays');
+    assert.ok(readdirSync(root).some((n) => /^[0-9a-f]{16}$/.test(n)), 'the current build stays');
+  } finally {
+    rmSync(stale, { recursive: true, force: true });
+    rmSync(other, { recursive: true, force: true });
+  }
 });
 
 test('--list names every workload', () => {

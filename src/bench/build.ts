@@ -85,10 +85,24 @@ function compile(u: Unit, dir: string): Promise<void> {
   });
 }
 
+/**
+ * Removes the builds of other bench sources (each is a directory named by its 16-hex hash, about 250 KiB), which
+ * pile up as the sources change. Only in this package's own node_modules: the shared temp-dir cache may hold
+ * another installed version's build, in use by a run of that version.
+ */
+function pruneStaleBuilds(root: string, keep: string, log: (line: string) => void): void {
+  if (!root.startsWith(path.join(packageRoot, 'node_modules') + path.sep) || !existsSync(root)) return;
+  const stale = readdirSync(root).filter((name) => /^[0-9a-f]{16}$/.test(name) && name !== keep);
+  for (const name of stale) rmSync(path.join(root, name), { recursive: true, force: true });
+  if (stale.length) log(`removed ${stale.length} build${stale.length === 1 ? '' : 's'} of older bench sources`);
+}
+
 /** Builds into a fresh directory and renames it into place, so a concurrent run never sees half a build. */
 export async function ensureBuilt(log: (line: string) => void = () => {}): Promise<BenchBinaries> {
   const list = units();
-  const dir = path.join(cacheRoot(), sourceHash(list, gccVersion()));
+  const hash = sourceHash(list, gccVersion());
+  const dir = path.join(cacheRoot(), hash);
+  pruneStaleBuilds(cacheRoot(), hash, log);
   if (!list.every((u) => existsSync(path.join(dir, u.out)))) {
     log(`compiling bench programs into ${dir}`);
     const tmp = `${dir}.tmp-${process.pid}`;
