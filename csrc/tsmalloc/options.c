@@ -76,11 +76,11 @@ static void ts_read_retain_mb(void) {
     ts_warn_option(mb.name, v, &mb);
     return;
   }
-  char num[24];
   if (ts_os_getenv("TSMALLOC_RETAIN_KB")) {
     ts_write_str("tsmalloc: ignoring TSMALLOC_RETAIN_MB: TSMALLOC_RETAIN_KB is set and replaces it\n");
     return;
   }
+  char num[24];
   ts_options[TS_OPT_RETAIN_KB] = x << 10;
   ts_fmt_dec(num, (uint64_t)(x << 10));
   ts_write_str("tsmalloc: TSMALLOC_RETAIN_MB is now TSMALLOC_RETAIN_KB; using TSMALLOC_RETAIN_KB=");
