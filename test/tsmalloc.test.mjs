@@ -40,6 +40,18 @@ test('frees after thread teardown and of exited threads\' blocks', () => {
   passes(run([compileC('test/c/thread_exit.c')]), 'thread_exit');
 });
 
+// Fails when the cache merges side-by-side freed blocks past its limit (all 320 MiB stayed resident), and when calloc
+// zeroes a reused span by writing it (the whole span became resident).
+test('freed large blocks: the cache stays under TSMALLOC_LARGE_CACHE_MB, and calloc from it touches nothing', () => {
+  passes(run([compileC('test/c/large_cache.c')], { env: { TSMALLOC_LARGE_CACHE_MB: '64' } }), 'large_cache');
+});
+
+// Fails without adoption on free: the blocks main frees sit in the exited worker's segments, free but owned by no
+// thread, and all 64 MiB stays resident.
+test('an exited thread\'s memory that another thread frees goes back to the OS', () => {
+  passes(run([compileC('test/c/reclaim.c')], { timeout: 120_000 }), 'reclaim');
+});
+
 test('RSS comes down after a burst of small blocks is freed', () => {
   const r = run([compileC('test/c/rss.c')], { env: { TS_RSS_EXPECT_MAX_PERCENT: '10' }, timeout: 180_000 });
   passes(r, 'rss');

@@ -59,7 +59,7 @@ static void ts_init_once(void) {
     r ^= x;
   }
   ts_secret = r | 1; /* odd: a tag never equals a small-integer pattern of a zeroed word */
-  if (!ts_arena_init()) ts_fatal("cannot reserve address space for the heap (try TSMALLOC_RESERVE_GB=4)");
+  if (!ts_arena_init()) ts_fatal("cannot reserve even 64 MiB of address space for the heap (is `ulimit -v` that low?)");
   ts_key_ok = pthread_key_create(&ts_thread_key, ts_thread_done) == 0;
 }
 

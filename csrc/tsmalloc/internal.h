@@ -113,7 +113,9 @@ typedef struct ts_segment_s {
   uint64_t purge_at;                 /* ms: when the dirty slices may be returned */
   struct ts_segment_s *next, *prev;  /* heap avail/full list, pool or abandoned list */
   struct ts_segment_s *pnext, *pprev; /* heap purge list */
-  uint8_t state, in_avail, in_purge, pad_;
+  uint8_t state; /* atomic: read by a free that may adopt the segment (ts_abandoned_take) */
+  uint8_t in_avail, in_purge;
+  uint8_t no_reclaim; /* atomic: abandoned with too little in use to adopt on a free (free.c) */
   uint8_t slice_page[TS_SLICES]; /* slice -> first slice of its page (itself when unused) */
   /* 4 KiB units of each slice that may be resident: the furthest any of its pages carved since it was last
    * purged. Dirty slices are counted by this (segment.c), not by their 64 KiB, so the retain limit weighs what
@@ -232,7 +234,7 @@ static inline long ts_opt(int i) { return ts_options[i]; }
 /* ---- os.c: the only file that talks to the kernel about memory, time and the environment ---- */
 void *ts_os_map(size_t size, bool noreserve); /* RW anonymous; NULL on failure; errno preserved */
 void ts_os_unmap(void *p, size_t size);
-void ts_os_purge(void *p, size_t size);       /* MADV_DONTNEED; counts bytes returned */
+bool ts_os_purge(void *p, size_t size);       /* MADV_DONTNEED (reads back zero); counts bytes returned */
 void *ts_os_remap(void *p, size_t old_size, size_t new_size, bool may_move); /* NULL on failure */
 uint64_t ts_os_now_ms(void);
 const char *ts_os_getenv(const char *name);
@@ -252,6 +254,8 @@ bool ts_pool_pending(void);        /* a pooled segment waits to be purged */
 bool ts_trim_pending(void);        /* a heap spares young free memory beyond the retain limit */
 void ts_segments_abandon(ts_heap_t *h);
 ts_segment_t *ts_abandoned_pop(void);
+bool ts_abandoned_take(ts_segment_t *s); /* s is still abandoned: it is now the caller's to adopt */
+void ts_abandoned_put_back(ts_segment_t *s); /* undoes a take */
 void ts_segment_adopted(ts_heap_t *h, ts_segment_t *s); /* links an adopted segment into h's lists */
 void ts_segment_after_fork_child(void);
 size_t ts_segment_mapped_bytes(void);

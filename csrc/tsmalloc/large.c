@@ -151,6 +151,13 @@ static void ts_lc_put(uint8_t *base, size_t size) {
       i++;
     }
   }
+  if (size > limit) {
+    /* Side-by-side mappings merged past the limit (40 freed blocks of 50 MB kept 2 GB resident): let it all go. */
+    ts_lc_update_deadline_locked();
+    ts_unlock(&ts_lc_lock);
+    ts_os_unmap(base, size);
+    return;
+  }
   while (ts_lc_n > 0 && (ts_lc_n == TS_LC_SLOTS || ts_lc_bytes + size > limit)) {
     evict[ne++] = ts_lc[0];
     ts_lc_remove_locked(0);
@@ -210,7 +217,11 @@ void *ts_large_alloc(size_t n, size_t align, bool zero) {
       size = need;
     }
     if (base) {
-      if (zero) memset(base + TS_LARGE_HDR, 0, n);
+      /* calloc: a reused span is zeroed by writing it up to 1 MiB, and above that by handing its pages back
+       * (MADV_DONTNEED), so they come back as zero pages only where the program touches them, as a fresh mapping
+       * would: memset made calloc(64 MB) with two pages used hold 65 MB resident. */
+      if (zero && n < ((size_t)1 << 20)) memset(base + TS_LARGE_HDR, 0, n);
+      else if (zero && !ts_os_purge(base + TS_LARGE_HDR, size - TS_LARGE_HDR)) memset(base + TS_LARGE_HDR, 0, n);
       return ts_large_finish(base, size);
     }
     base = ts_os_map(need, false);

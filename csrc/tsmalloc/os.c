@@ -29,11 +29,11 @@ void ts_os_unmap(void *p, size_t size) {
 }
 
 /* Cost: one syscall plus the page-table walk; the pages read back as zero and fault in again on use. */
-void ts_os_purge(void *p, size_t size) {
-  if (size == 0) return;
+bool ts_os_purge(void *p, size_t size) {
+  if (size == 0) return true;
   int saved = errno;
-  if (madvise(p, size, MADV_DONTNEED) == 0)
-    atomic_fetch_add_explicit(&ts_os_purged_bytes, size, memory_order_relaxed);
+  bool ok = madvise(p, size, MADV_DONTNEED) == 0;
+  if (ok) atomic_fetch_add_explicit(&ts_os_purged_bytes, size, memory_order_relaxed);
   if (ts_opt(TS_OPT_VERBOSE) >= 2) {
     char line[96] = "tsmalloc: purged ", num[24];
     ts_fmt_dec(num, size >> 10);
@@ -45,6 +45,7 @@ void ts_os_purge(void *p, size_t size) {
     ts_write_str(line);
   }
   errno = saved;
+  return ok;
 }
 
 /* mremap moves page-table entries instead of copying bytes: growing a 32 MiB block costs microseconds.

@@ -4,7 +4,7 @@
 #include <string.h>
 
 /* The arena is one big MAP_NORESERVE reservation made at start (TSMALLOC_RESERVE_GB, 1 TiB by default, halved
- * until the kernel agrees). Untouched pages cost nothing, and every address in it is readable, so free() can
+ * until the kernel agrees, down to TS_ARENA_MIN under a tight `ulimit -v`). Untouched pages cost nothing, and every address in it is readable, so free() can
  * tell "mine" from "foreign" with one subtraction and then read the segment header without risk of a fault.
  * Segments are handed out by bumping an offset and are never unmapped, only purged, so a header stays
  * readable for the life of the process. Cost of the check on the free fast path: two loads and a compare. */
@@ -26,9 +26,10 @@ static _Atomic uint64_t ts_pool_deadline = UINT64_MAX;
 static ts_lock_t ts_aband_lock;
 static ts_segment_t *ts_aband_head;
 
+#define TS_ARENA_MIN ((size_t)64 << 20) /* 16 segments: what a small program under `ulimit -v 200000` gets */
 bool ts_arena_init(void) {
   size_t want = (size_t)ts_opt(TS_OPT_RESERVE_GB) << 30;
-  for (size_t size = want; size >= ((size_t)1 << 30); size >>= 1) {
+  for (size_t size = want; size >= TS_ARENA_MIN; size >>= 1) {
     uint8_t *p = ts_os_map(size + TS_SEG_SIZE, true);
     if (!p) continue;
     if (size < want && size >= ((size_t)2 << 30)) {
@@ -241,7 +242,7 @@ static void ts_segment_release(ts_heap_t *h, ts_segment_t *s, uint64_t now) {
   ts_purge_list_remove(h, s);
   h->dirty_bytes -= ts_slice_bytes(s, s->dirty_slices);
   atomic_store_explicit(&s->heap, NULL, memory_order_relaxed);
-  s->state = TS_SEG_FREE;
+  __atomic_store_n(&s->state, TS_SEG_FREE, __ATOMIC_RELAXED);
   uint64_t delay = (uint64_t)ts_opt(TS_OPT_PURGE_DELAY_MS);
   s->purge_at = now + delay;
   atomic_fetch_sub_explicit(&ts_segments_owned, 1, memory_order_relaxed);
@@ -291,7 +292,8 @@ static ts_segment_t *ts_segment_new(ts_heap_t *h, uint64_t now) {
    * Clearing the whole header faulted in its two other OS pages in every program (pages[] is 8 KiB). */
   memset(s, 0, offsetof(ts_segment_t, slice_page));
   s->magic = TS_SEG_MAGIC ^ (uintptr_t)s;
-  s->state = TS_SEG_OWNED;
+  __atomic_store_n(&s->state, TS_SEG_OWNED, __ATOMIC_RELAXED);
+  __atomic_store_n(&s->no_reclaim, 0, __ATOMIC_RELAXED);
   for (unsigned i = 0; i < TS_SLICES; i++) s->slice_page[i] = (uint8_t)i;
   atomic_store_explicit(&s->heap, h, memory_order_release);
   atomic_fetch_add_explicit(&ts_segments_owned, 1, memory_order_relaxed);
@@ -436,32 +438,54 @@ void ts_segments_abandon(ts_heap_t *h) {
     for (ts_segment_t *s = lists[l], *next; s; s = next) {
       next = s->next;
       s->in_avail = 0;
-      s->state = TS_SEG_ABANDONED;
       atomic_store_explicit(&s->heap, NULL, memory_order_release);
       for (unsigned i = 0; i < TS_SLICES; i++)
         if (s->used_slices >> i & 1 && s->slice_page[i] == i)
           atomic_store_explicit(&s->pages[i].heap, NULL, memory_order_release);
-      ts_lock(&ts_aband_lock);
-      s->prev = NULL;
-      s->next = ts_aband_head;
-      __atomic_store_n(&ts_aband_head, s, __ATOMIC_RELAXED); /* peeked without the lock */
-      ts_unlock(&ts_aband_lock);
+      ts_abandoned_put_back(s);
     }
   }
+}
+
+/* The state changes with the list, under its lock: ABANDONED means "on the list" to ts_abandoned_take. */
+void ts_abandoned_put_back(ts_segment_t *s) {
+  ts_lock(&ts_aband_lock);
+  __atomic_store_n(&s->state, TS_SEG_ABANDONED, __ATOMIC_RELAXED);
+  s->prev = NULL;
+  s->next = ts_aband_head;
+  if (ts_aband_head) ts_aband_head->prev = s;
+  __atomic_store_n(&ts_aband_head, s, __ATOMIC_RELAXED); /* peeked without the lock */
+  ts_unlock(&ts_aband_lock);
+}
+
+static void ts_abandoned_unlink_locked(ts_segment_t *s) {
+  if (s->prev) s->prev->next = s->next;
+  else __atomic_store_n(&ts_aband_head, s->next, __ATOMIC_RELAXED);
+  if (s->next) s->next->prev = s->prev;
+  s->next = s->prev = NULL;
+  __atomic_store_n(&s->state, TS_SEG_OWNED, __ATOMIC_RELAXED); /* claimed: the caller adopts it (ts_segment_adopted) */
 }
 
 ts_segment_t *ts_abandoned_pop(void) {
   if (!__atomic_load_n(&ts_aband_head, __ATOMIC_RELAXED)) return NULL; /* cheap peek; the lock decides */
   ts_lock(&ts_aband_lock);
   ts_segment_t *s = ts_aband_head;
-  if (s) __atomic_store_n(&ts_aband_head, s->next, __ATOMIC_RELAXED);
+  if (s) ts_abandoned_unlink_locked(s);
   ts_unlock(&ts_aband_lock);
-  if (s) s->next = NULL;
   return s;
 }
 
+bool ts_abandoned_take(ts_segment_t *s) {
+  ts_lock(&ts_aband_lock);
+  bool listed = __atomic_load_n(&s->state, __ATOMIC_RELAXED) == TS_SEG_ABANDONED;
+  if (listed) ts_abandoned_unlink_locked(s);
+  ts_unlock(&ts_aband_lock);
+  return listed;
+}
+
 void ts_segment_adopted(ts_heap_t *h, ts_segment_t *s) {
-  s->state = TS_SEG_OWNED;
+  __atomic_store_n(&s->state, TS_SEG_OWNED, __ATOMIC_RELAXED);
+  __atomic_store_n(&s->no_reclaim, 0, __ATOMIC_RELAXED);
   atomic_store_explicit(&s->heap, h, memory_order_release);
   for (unsigned i = 0; i < TS_SLICES; i++)
     if (s->used_slices >> i & 1 && s->slice_page[i] == i) atomic_store_explicit(&s->pages[i].heap, h, memory_order_release);
