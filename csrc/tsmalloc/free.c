@@ -85,7 +85,7 @@ static inline __attribute__((always_inline)) void ts_free_local(ts_heap_t *h, ts
  * TS_RECLAIM_MIN in use: the freeing thread adopts it, and the block and every later free there become its own.
  * Why: only a segment's owner reuses the blocks freed in it, so a live set handed over by an exited thread (bench
  * larson) or freed by whoever cleans up after it stayed resident, free, until some thread needing a page happened
- * to adopt that segment. A/B over 5 interleaved runs: larson peak RSS 11.0 -> 9.4 MiB (glibc 9.2); threadchurn
+ * to adopt that segment. A/B over 5 interleaved runs: larson peak RSS 11.0 -> 9.4 MiB (glibc 9.0); threadchurn
  * and threadwork unchanged. The size rule leaves a segment holding a few leftover blocks to a thread that needs a
  * page: adopting every one of them in bench threadchurn, whose main thread frees 8 blocks of each exited thread,
  * parked their memory in a heap that hardly allocates (peak RSS 2.3 -> 3.5 MiB). Cost: on the first free into

@@ -116,6 +116,7 @@ typedef struct ts_segment_s {
   uint8_t state; /* atomic: read by a free that may adopt the segment (ts_abandoned_take) */
   uint8_t in_avail, in_purge;
   uint8_t no_reclaim; /* atomic: abandoned with too little in use to adopt on a free (free.c) */
+  uint32_t aband_gen; /* the abandoned list's generation when put on it (segment.c) */
   uint8_t slice_page[TS_SLICES]; /* slice -> first slice of its page (itself when unused) */
   /* 4 KiB units of each slice that may be resident: the furthest any of its pages carved since it was last
    * purged. Dirty slices are counted by this (segment.c), not by their 64 KiB, so the retain limit weighs what

@@ -4,8 +4,9 @@
 #include <string.h>
 
 /* The arena is one big MAP_NORESERVE reservation made at start (TSMALLOC_RESERVE_GB, 1 TiB by default, halved
- * until the kernel agrees, down to TS_ARENA_MIN under a tight `ulimit -v`). Untouched pages cost nothing, and every address in it is readable, so free() can
- * tell "mine" from "foreign" with one subtraction and then read the segment header without risk of a fault.
+ * until the kernel agrees, down to TS_ARENA_MIN under a tight `ulimit -v`). Untouched pages cost nothing, and
+ * every address in it is readable, so free() can tell "mine" from "foreign" with one subtraction and then read
+ * the segment header without risk of a fault.
  * Segments are handed out by bumping an offset and are never unmapped, only purged, so a header stays
  * readable for the life of the process. Cost of the check on the free fast path: two loads and a compare. */
 uintptr_t ts_arena_lo;
@@ -25,6 +26,7 @@ static _Atomic uint64_t ts_pool_deadline = UINT64_MAX;
 /* Segments of exited threads that still hold live blocks; a thread that needs a page adopts one. */
 static ts_lock_t ts_aband_lock;
 static ts_segment_t *ts_aband_head;
+static uint32_t ts_aband_gen; /* bumped when a fork child forgets a list another thread was changing */
 
 #define TS_ARENA_MIN ((size_t)64 << 20) /* 16 segments: what a small program under `ulimit -v 200000` gets */
 bool ts_arena_init(void) {
@@ -447,10 +449,12 @@ void ts_segments_abandon(ts_heap_t *h) {
   }
 }
 
-/* The state changes with the list, under its lock: ABANDONED means "on the list" to ts_abandoned_take. */
+/* The state changes with the list, under its lock: ABANDONED in the list's current generation means "on the list"
+ * to ts_abandoned_take. */
 void ts_abandoned_put_back(ts_segment_t *s) {
   ts_lock(&ts_aband_lock);
   __atomic_store_n(&s->state, TS_SEG_ABANDONED, __ATOMIC_RELAXED);
+  s->aband_gen = ts_aband_gen;
   s->prev = NULL;
   s->next = ts_aband_head;
   if (ts_aband_head) ts_aband_head->prev = s;
@@ -463,7 +467,7 @@ static void ts_abandoned_unlink_locked(ts_segment_t *s) {
   else __atomic_store_n(&ts_aband_head, s->next, __ATOMIC_RELAXED);
   if (s->next) s->next->prev = s->prev;
   s->next = s->prev = NULL;
-  __atomic_store_n(&s->state, TS_SEG_OWNED, __ATOMIC_RELAXED); /* claimed: the caller adopts it (ts_segment_adopted) */
+  __atomic_store_n(&s->state, TS_SEG_OWNED, __ATOMIC_RELAXED); /* claimed: the caller adopts it */
 }
 
 ts_segment_t *ts_abandoned_pop(void) {
@@ -477,7 +481,7 @@ ts_segment_t *ts_abandoned_pop(void) {
 
 bool ts_abandoned_take(ts_segment_t *s) {
   ts_lock(&ts_aband_lock);
-  bool listed = __atomic_load_n(&s->state, __ATOMIC_RELAXED) == TS_SEG_ABANDONED;
+  bool listed = __atomic_load_n(&s->state, __ATOMIC_RELAXED) == TS_SEG_ABANDONED && s->aband_gen == ts_aband_gen;
   if (listed) ts_abandoned_unlink_locked(s);
   ts_unlock(&ts_aband_lock);
   return listed;
@@ -565,6 +569,7 @@ void ts_segment_after_fork_child(void) {
   }
   if (atomic_load(&ts_aband_lock.v)) {
     ts_aband_head = NULL;
+    ts_aband_gen++; /* the forgotten segments still say ABANDONED: ts_abandoned_take must not unlink them */
     ts_unlock(&ts_aband_lock);
   }
 }
