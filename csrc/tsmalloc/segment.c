@@ -131,10 +131,13 @@ static void ts_segment_purge(ts_heap_t *h, ts_segment_t *s) { ts_segment_purge_m
 #define TS_IDLE_MIN_MS 2u
 #define TS_RETAIN_HARD 8u
 
-/* How long slice i has been idle, as a power of two of milliseconds: 0 for younger than TS_IDLE_MIN_MS. */
+/* Memory freed this long ago is young: spared up to the hard limit, in a heap and in the pool alike. */
+static bool ts_young(uint64_t age_ms) { return age_ms < TS_IDLE_MIN_MS; }
+
+/* How long slice i has been idle, as a power of two of milliseconds: 0 for young. */
 static unsigned ts_idle_log2(const ts_segment_t *s, unsigned i, uint32_t now) {
   uint32_t age = now - s->dirty_ms[i];
-  return age < TS_IDLE_MIN_MS ? 0u : 32u - (unsigned)__builtin_clz(age);
+  return ts_young(age) ? 0u : 32u - (unsigned)__builtin_clz(age);
 }
 
 /* Returns dirty slices, those idle longest first, until about target bytes wait; slices freed a moment ago only
@@ -260,8 +263,10 @@ static void ts_segment_release(ts_heap_t *h, ts_segment_t *s, uint64_t now) {
     /* As in a heap (ts_heap_trim): a segment released a moment ago is spared up to the hard limit. Most often
      * it is the segment of a thread that just exited, and the next thread to start takes it. */
     bool young = delay == 0 || ts_pool_dirty > retain * TS_RETAIN_HARD;
-    for (ts_segment_t *t = ts_pool_tail; t && ts_pool_dirty > retain / 2; t = t->prev)
-      if (young || t->purge_at - delay + TS_IDLE_MIN_MS <= now) ts_pool_purge_locked(t);
+    for (ts_segment_t *t = ts_pool_tail; t && ts_pool_dirty > retain / 2; t = t->prev) {
+      uint64_t released = t->purge_at - delay; /* by another thread's clock read: it may be ahead of now */
+      if (young || (now >= released && !ts_young(now - released))) ts_pool_purge_locked(t);
+    }
     if (delay == 0) ts_pool_purge_locked(s);
   }
   if (atomic_load_explicit(&ts_pool_deadline, memory_order_relaxed) == UINT64_MAX && s->dirty_slices) {

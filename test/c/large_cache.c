@@ -13,20 +13,7 @@
 #include <string.h>
 
 #include "check.h"
-
-static long rss_kib(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long v = -1;
-  if (!f) return -1;
-  while (fgets(line, sizeof line, f))
-    if (strncmp(line, "VmRSS:", 6) == 0) {
-      v = atol(line + 6);
-      break;
-    }
-  fclose(f);
-  return v;
-}
+#include "rss.h"
 
 int main(void) {
   const char *opt = getenv("TSMALLOC_LARGE_CACHE_MB");
@@ -35,15 +22,15 @@ int main(void) {
   const size_t big = (size_t)8 << 20;
   static char *blocks[N];
 
-  long before = rss_kib();
+  long before = status_kib("VmRSS");
   for (int i = 0; i < N; i++) {
     blocks[i] = malloc(big);
     CHECK(blocks[i] != NULL);
     if (blocks[i]) memset(blocks[i], 0x5A, big);
   }
-  long peak = rss_kib();
+  long peak = status_kib("VmRSS");
   for (int i = 0; i < N; i++) free(blocks[i]);
-  long freed = rss_kib();
+  long freed = status_kib("VmRSS");
   printf("large_cache: rss before %ld KiB, with %d x 8 MiB %ld KiB, right after freeing them %ld KiB (limit %ld KiB)\n",
          before, N, peak, freed, limit_kib);
   CHECK(peak - before > (long)(N * (big >> 10)) / 2);
@@ -51,7 +38,7 @@ int main(void) {
 
   /* Half the limit, so the freed span stays cached; the first calloc maps it fresh, the others reuse it. */
   const size_t zsize = (size_t)(limit_kib / 2) << 10;
-  long start = rss_kib();
+  long start = status_kib("VmRSS");
   for (int round = 0; round < 4; round++) {
     unsigned char *z = calloc(1, zsize);
     CHECK(z != NULL);
@@ -62,7 +49,7 @@ int main(void) {
     z[12345] = 1;
     free(z);
   }
-  long end = rss_kib();
+  long end = status_kib("VmRSS");
   printf("large_cache: calloc(%zu KiB) x 4, three of them from the cache: rss %ld -> %ld KiB\n", zsize >> 10, start,
          end);
   CHECK(end - start <= 8192);

@@ -11,25 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "check.h"
+#include "rss.h"
 
 static size_t budget;
-
-static long rss_kib(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long v = -1;
-  if (!f) return -1;
-  while (fgets(line, sizeof line, f))
-    if (strncmp(line, "VmRSS:", 6) == 0) {
-      v = atol(line + 6);
-      break;
-    }
-  fclose(f);
-  return v;
-}
 
 /* Allocates the chain (linked through each block's first word) and returns its head as the thread's result. */
 static void *worker(void *arg) {
@@ -54,13 +40,13 @@ static void *worker(void *arg) {
 int main(int argc, char **argv) {
   long mib = argc > 1 ? atol(argv[1]) : 64;
   budget = (size_t)mib << 20;
-  long before = rss_kib();
+  long before = status_kib("VmRSS");
   pthread_t t;
   void *head = NULL;
   CHECK(pthread_create(&t, NULL, worker, NULL) == 0);
   CHECK(pthread_join(t, &head) == 0);
   CHECK(head != NULL);
-  long peak = rss_kib();
+  long peak = status_kib("VmRSS");
   size_t blocks = 0;
   while (head) {
     void *next = *(void **)head;
@@ -69,14 +55,8 @@ int main(int argc, char **argv) {
     head = next;
     blocks++;
   }
-  for (int i = 0; i < 20; i++) {
-    struct timespec nap = {0, 25 * 1000 * 1000};
-    nanosleep(&nap, NULL);
-    void *few[16];
-    for (int k = 0; k < 16; k++) few[k] = malloc(16 + (size_t)k * 40);
-    for (int k = 0; k < 16; k++) free(few[k]);
-  }
-  long after = rss_kib();
+  idle_lightly();
+  long after = status_kib("VmRSS");
   long burst = peak - before;
   double pct = burst > 0 ? 100.0 * (double)(after - before) / (double)burst : 100.0;
   printf("reclaim: %zu blocks; rss before %ld KiB, after the worker %ld KiB, after main freed them and idled %ld KiB "

@@ -11,23 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-static long status_kib(const char *field) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long v = -1;
-  size_t n = strlen(field);
-  if (!f) return -1;
-  while (fgets(line, sizeof line, f))
-    if (strncmp(line, field, n) == 0 && line[n] == ':') {
-      v = atol(line + n + 1);
-      break;
-    }
-  fclose(f);
-  return v;
-}
+#include "rss.h"
 
 int main(int argc, char **argv) {
   long mib = argc > 1 ? atol(argv[1]) : 900;
@@ -59,14 +45,7 @@ int main(int argc, char **argv) {
     head = next;
   }
   long freed = status_kib("VmRSS");
-  /* Idle: 20 x 25 ms with a little allocation in between, as a quiet program would. */
-  for (int i = 0; i < 20; i++) {
-    struct timespec nap = {0, 25 * 1000 * 1000};
-    nanosleep(&nap, NULL);
-    void *few[16];
-    for (int k = 0; k < 16; k++) few[k] = malloc(16 + (size_t)k * 40);
-    for (int k = 0; k < 16; k++) free(few[k]);
-  }
+  idle_lightly();
   long after = status_kib("VmRSS");
   long hwm = status_kib("VmHWM");
   long burst = peak - before;
