@@ -4,12 +4,14 @@
 
 /* Each "connection" owns a set of live blocks. A worker thread serves it for a while, then exits and a new
  * thread takes the set over, so most frees happen on a thread other than the one that allocated. */
+/* One cache line each: two threads updating neighbouring connections' rng would otherwise share a line, and that
+ * false sharing, the workload's own, took more time than the allocator (and changed from run to run). */
 typedef struct {
     void **slot;
     long slots;
     long ops;
     uint64_t rng;
-} conn_t;
+} __attribute__((aligned(64))) conn_t;
 
 static void *serve(void *arg)
 {

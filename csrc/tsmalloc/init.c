@@ -27,7 +27,7 @@ static bool ts_key_ok;
 ts_lock_t ts_heaps_lock;
 ts_heap_t *ts_all_heaps;
 static ts_heap_t *ts_free_heaps;
-static ts_heap_t *ts_heap_chunk;
+static char *ts_heap_chunk; /* heaps of TS_HEAP_BYTES each */
 static size_t ts_heap_chunk_left;
 
 /* The shared heap of threads whose own teardown has already run (other libraries' TLS destructors allocate
@@ -96,13 +96,14 @@ ts_heap_t *ts_heap_get_slow(void) {
     ts_free_heaps = h->next_free;
   } else {
     if (ts_heap_chunk_left == 0) {
-      size_t bytes = (size_t)16 * sizeof(ts_heap_t);
+      size_t bytes = (size_t)16 * TS_HEAP_BYTES;
       bytes = (bytes + TS_OS_PAGE - 1) & ~(TS_OS_PAGE - 1);
       ts_heap_chunk = ts_os_map(bytes, false);
-      ts_heap_chunk_left = ts_heap_chunk ? bytes / sizeof(ts_heap_t) : 0;
+      ts_heap_chunk_left = ts_heap_chunk ? bytes / TS_HEAP_BYTES : 0;
     }
     if (ts_heap_chunk_left) {
-      h = ts_heap_chunk++;
+      h = (ts_heap_t *)ts_heap_chunk;
+      ts_heap_chunk += TS_HEAP_BYTES;
       ts_heap_chunk_left--;
       h->all_next = ts_all_heaps;
       ts_all_heaps = h;
@@ -123,6 +124,7 @@ static void ts_thread_done(void *arg) {
   ts_heap_t *h = arg;
   if (!h || h->kind != TS_HEAP_NORMAL) return;
   ts_tls_heap = &ts_heap_dead;
+  ts_kept_flush(h);
   ts_heap_collect_all(h, true);
   ts_stats_fold(h); /* while the heap still owns its pages */
   ts_segments_abandon(h);

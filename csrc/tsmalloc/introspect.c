@@ -6,13 +6,15 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Returns everything it can to the OS now: this thread's empty pages, exited threads' segments (adopted and
- * emptied), all dirty slices, the segment pool and the large-block cache. 1 if memory was released. */
+/* Returns everything it can to the OS now: the blocks this thread kept from other threads' pages go home, then
+ * this thread's empty pages, exited threads' segments (adopted and emptied), all dirty slices, the segment pool
+ * and the large-block cache. 1 if memory was released. */
 int ts_malloc_trim(size_t pad) {
   (void)pad; /* glibc keeps pad bytes at the top of its heap; there is no single top here */
   uint64_t before = atomic_load(&ts_os_purged_bytes);
   ts_heap_t *h = ts_tls_heap;
   if (h->kind == TS_HEAP_NORMAL) {
+    ts_kept_flush(h);
     ts_segment_t *s;
     for (int i = 0; i < 1024 && (s = ts_abandoned_pop()) != NULL; i++) ts_heap_adopt_segment(h, s);
     ts_heap_collect_all(h, false);

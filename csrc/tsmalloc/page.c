@@ -258,6 +258,12 @@ void *ts_heap_alloc_slow(ts_heap_t *h, size_t cls, bool lend) {
     if (round == 0) ts_heap_sweep_full(h, cls);
     if (!q->head) break;
   }
+  /* Blocks this thread freed into other threads' pages (free.c): resident, so before lending or carving. Their
+   * stand-in page becomes current and the fast path pops it until it runs dry. */
+  if (cls < TS_CLS_SOLO && h->kind == TS_HEAP_NORMAL && h->kept[cls].free) {
+    h->c[cls].cur = &h->kept[cls];
+    return ts_page_pop(h, &h->kept[cls], cls);
+  }
   if (lend && ts_cls_size[cls] >= TS_LEND_MIN) {
     void *b = ts_borrow(h, cls);
     if (b) return b;
@@ -277,7 +283,8 @@ void *ts_heap_alloc_slow(ts_heap_t *h, size_t cls, bool lend) {
   return ts_slow_pop(h, pg, cls);
 }
 
-/* Owner free that needs more than a push: the page left the full list, or it emptied and is not current. */
+/* Owner free that needs more than a push: the page left the full list, or it emptied and is not the queue's
+ * head. The head stays even while kept blocks serve the class: the slow path comes back to it. */
 void ts_page_free_local_slow(ts_heap_t *h, ts_page_t *pg) {
   size_t cls = pg->cls;
   if (pg->in_full) {
@@ -290,7 +297,7 @@ void ts_page_free_local_slow(ts_heap_t *h, ts_page_t *pg) {
     ts_q_push_back(&h->queue[cls], pg);
     ts_sync_cur(h, cls);
   }
-  if (pg->used == 0 && (h->c[cls].cur != pg || cls >= TS_CLS_SOLO)) {
+  if (pg->used == 0 && (h->queue[cls].head != pg || cls >= TS_CLS_SOLO)) {
     ts_q_unlink(&h->queue[cls], pg);
     ts_sync_cur(h, cls);
     ts_segment_page_free(h, pg);
@@ -369,7 +376,12 @@ _Atomic unsigned ts_pop_hook;
 
 void *ts_pop_hooked(ts_heap_t *h, size_t cls, void *b) {
   unsigned hook = atomic_load_explicit(&ts_pop_hook, memory_order_relaxed);
-  if (hook & TS_HOOK_STATS) h->c[cls].nmalloc++;
+  if (hook & TS_HOOK_STATS) {
+    h->c[cls].nmalloc++;
+    /* a kept block leaves the count of blocks freed and not yet back in their pages (free.c) */
+    if (cls < TS_CLS_SOLO && h->kind == TS_HEAP_NORMAL && h->c[cls].cur == &h->kept[cls])
+      ts_stats_remote(-(int64_t)ts_cls_size[cls]);
+  }
   if ((hook & TS_HOOK_BEAT) && --h->beat < 0 && h->kind == TS_HEAP_NORMAL) {
     h->beat = TS_BEAT_MALLOCS;
     h->slow_count += 8; /* as 8 slow calls: the statistics sample in ts_heap_tick stays at one tick in 8 */

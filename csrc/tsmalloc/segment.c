@@ -547,8 +547,9 @@ size_t ts_segment_used_bytes(const ts_segment_t *s, bool less_remote, uint64_t *
   return total;
 }
 
-/* The same over every segment handed out so far, remote frees not yet collected taken out. Cost: a pass over the
- * segment headers, on mallinfo/malloc_stats/malloc_info and the statistics report only. */
+/* The same over every segment handed out so far, remote frees not yet collected and kept blocks taken out.
+ * Cost: a pass over the segment headers and the heaps, on mallinfo/malloc_stats/malloc_info and the statistics
+ * report only. */
 size_t ts_segment_live_bytes(uint64_t *per_class) {
   size_t total = 0, end = atomic_load_explicit(&ts_arena_next, memory_order_relaxed);
   if (end > ts_arena_size) end = ts_arena_size;
@@ -557,7 +558,12 @@ size_t ts_segment_live_bytes(uint64_t *per_class) {
     if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == TS_SEG_FREE) continue;
     total += ts_segment_used_bytes(s, true, per_class);
   }
-  return total;
+  /* Blocks kept by the threads that freed them (free.c) count as used in their pages: they are free. */
+  uint64_t kept[TS_NCLS] = {0};
+  size_t kept_bytes = ts_kept_bytes(per_class ? kept : NULL);
+  if (per_class)
+    for (size_t c = 0; c < TS_NCLS; c++) per_class[c] = per_class[c] > kept[c] ? per_class[c] - kept[c] : 0;
+  return total > kept_bytes ? total - kept_bytes : 0;
 }
 
 /* fork() in a threaded program: another thread may have held a lock at that instant. Its structure may be
