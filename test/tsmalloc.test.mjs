@@ -58,6 +58,13 @@ test('threads freeing each other\'s blocks reuse them, with contents intact and 
   passes(run([compileC('test/c/shared_table.c')], { timeout: 120_000 }), 'shared_table');
 });
 
+// Fails when the arena under a limit is half of the largest power of two that fits (930 MiB here), and when it
+// leaves no room for a large block.
+test('under ulimit -v, blocks up to 128 KiB get half of what fits and large blocks the rest', () => {
+  const prog = compileC('test/c/addr_limit.c');
+  passes(run(['sh', '-c', `ulimit -v 3000000 && exec "${prog}" 1200`]), 'addr_limit');
+});
+
 test('RSS comes down after a burst of small blocks is freed', () => {
   const r = run([compileC('test/c/rss.c')], { env: { TS_RSS_EXPECT_MAX_PERCENT: '10' }, timeout: 180_000 });
   passes(r, 'rss');
