@@ -120,8 +120,12 @@ static TS_NOINLINE bool ts_free_reclaim(ts_page_t *pg, ts_block_t *b) {
  * did, and keeps 286 MiB. Kept blocks are free (tagged) and count as free in the statistics; they go home at
  * thread exit and at malloc_trim. Cost: a thread may hold up to 32 KiB per class of other threads' memory; a
  * block can then travel between threads for a while instead of going home (bench larson with 2 threads on 2
- * cores: 0.28 -> 0.32 s, 4 threads 0.368 -> 0.378 s, peak RSS 9.5 -> 8.5 MiB). 8 and 16 KiB kept more memory
- * in xfree (139 and 94 MiB) and were no faster in larson; 64 KiB gave 65 MiB. */
+ * cores: 0.28 -> 0.32 s, 4 threads 0.368 -> 0.378 s, peak RSS 9.5 -> 8.5 MiB), and a kept block holds its page
+ * (bench threadchurn: the main thread keeps about 50 blocks of pages that short-lived threads adopted, which then
+ * stay: peak RSS 2.39 -> 2.55 MiB, A/B over 15 runs). 8 and 16 KiB kept more memory in xfree (139 and 94 MiB)
+ * and were no faster in larson; 64 KiB gave 65 MiB. Keeping only while the class's own pages are out of free
+ * blocks, or only while the slow path recently had to look beyond them, lost larson's gain and half of xfree's
+ * (102-116 MiB) and did not help threadchurn. */
 #define TS_KEEP_BYTES ((size_t)32 << 10)
 static inline bool ts_keep(ts_heap_t *me, size_t cls, ts_block_t *b) {
   /* sentinel heaps have no current page in any class, so a thread without a heap never keeps */

@@ -32,6 +32,10 @@ static uint64_t rnd(uint64_t *s) {
   return *s;
 }
 
+/* Small blocks the churn threads swap among themselves, so that most frees of these are another thread's block
+ * (remote frees, and blocks a thread keeps from other threads' pages, free.c) when a fork lands. */
+static void *_Atomic shared[256];
+
 /* Allocation churn of all sizes, so forks land in every path: fast, slow, large, cross-thread. */
 static void *churn(void *arg) {
   uint64_t s = 88172645463325252ULL + (uintptr_t)arg;
@@ -43,6 +47,8 @@ static void *churn(void *arg) {
     size_t n = r < 80 ? rnd(&s) % 512 : r < 98 ? rnd(&s) % 65536 : rnd(&s) % (2 << 20);
     keep[k] = malloc(n);
     if (keep[k]) memset(keep[k], 1, n < 64 ? n : 64);
+    void *x = malloc(rnd(&s) % 1024 + 1);
+    free(atomic_exchange(&shared[rnd(&s) % 256], x));
   }
   for (int k = 0; k < 64; k++) free(keep[k]);
   return NULL;
@@ -78,6 +84,9 @@ static int child_work(int stdio) {
   memset(big, 1, 3 << 20);
   for (int i = 0; i < 100; i++) free(p[i]);
   free(big);
+  /* other threads' blocks, whose owners do not exist in the child */
+  for (int i = 0; i < 256; i += 3) free(atomic_exchange(&shared[i], NULL));
+  for (int i = 0; i < 100; i++) free(malloc((size_t)i * 10 + 1));
   if (stdio) {
     /* glibc tst-malloc-fork-deadlock: getline and fflush(NULL) right after fork */
     static char text[] = "first line\nsecond line\n";
@@ -128,6 +137,7 @@ int main(void) {
   run_forks(STDIO_FORKS, 1, "fork with stdio (tst-malloc-fork-deadlock)");
   atomic_store(&stop, 1);
   for (int i = 0; i < THREADS + 2; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < 256; i++) free(atomic_exchange(&shared[i], NULL));
   /* The parent keeps working after all that. */
   if (child_work(1) != 0) fail("parent allocation after forks", 0);
   printf("fork: %d failure(s)\n", failures);
