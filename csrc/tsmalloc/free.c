@@ -128,9 +128,8 @@ static TS_NOINLINE bool ts_free_reclaim(ts_page_t *pg, ts_block_t *b) {
  * (102-116 MiB) and did not help threadchurn. */
 #define TS_KEEP_BYTES ((size_t)32 << 10)
 static inline bool ts_keep(ts_heap_t *me, size_t cls, ts_block_t *b) {
-  /* sentinel heaps have no current page in any class, so a thread without a heap never keeps */
-  if (cls >= TS_CLS_SOLO || me->c[cls].cur == &ts_empty_page) return false;
-  ts_page_t *k = &me->kept[cls];
+  ts_page_t *k = ts_heap_kept(me, cls);
+  if (!k || me->c[cls].cur == &ts_empty_page) return false;
   uint32_t n = 0u - k->used;
   if ((size_t)(n + 1) * ts_cls_size[cls] > TS_KEEP_BYTES) return false;
   b->next = k->free;
@@ -180,14 +179,19 @@ static TS_NOINLINE void ts_free_outside(void *p, const char *call) {
   ts_large_free(p, call);
 }
 
-/* The free proper, once p is known to be a live block of pg: the owner's push, or the remote one. */
-static inline __attribute__((always_inline)) void ts_free_to(ts_page_t *pg, ts_block_t *b, uintptr_t tag) {
-  ts_heap_t *h = ts_tls_heap;
+/* A live block of pg back home, for heap h's thread: the owner's push, or the remote one (flush: see above). */
+static inline __attribute__((always_inline)) void ts_free_home(ts_heap_t *h, ts_page_t *pg, ts_block_t *b,
+                                                               uintptr_t tag, bool flush) {
   if (TS_LIKELY(atomic_load_explicit(&pg->heap, memory_order_relaxed) == h)) {
     ts_free_local(h, pg, b, tag);
     return;
   }
-  ts_free_remote(pg, b, false);
+  ts_free_remote(pg, b, flush);
+}
+
+/* The free proper, once p is known to be a live block of pg. */
+static inline __attribute__((always_inline)) void ts_free_to(ts_page_t *pg, ts_block_t *b, uintptr_t tag) {
+  ts_free_home(ts_tls_heap, pg, b, tag, false);
 }
 
 /* A block of a page that does not start at the block's own slice (classes above 8 KiB have pages of 2 or 4
@@ -247,11 +251,7 @@ void ts_kept_flush(ts_heap_t *h) {
       ts_block_t *next = b->next;
       if (TS_UNLIKELY(ts_stats_on)) ts_stats_remote(-(int64_t)ts_cls_size[cls]);
       b->tag = 0; /* in use again for a moment, or the free below would take it for a double free */
-      ts_page_t *pg = ts_page_lookup(b);
-      if (atomic_load_explicit(&pg->heap, memory_order_relaxed) == h)
-        ts_free_local(h, pg, b, (uintptr_t)b ^ ts_secret);
-      else
-        ts_free_remote(pg, b, true);
+      ts_free_home(h, ts_page_lookup(b), b, (uintptr_t)b ^ ts_secret, true);
       b = next;
     }
   }

@@ -338,6 +338,11 @@ void ts_free_block(void *p, const char *call);
 void ts_kept_flush(ts_heap_t *h);          /* the kept blocks back to their pages: thread exit, malloc_trim */
 size_t ts_kept_bytes(uint64_t *per_class); /* over every heap, racy: for statistics */
 static inline uint32_t ts_kept_count(const ts_page_t *k) { return 0u - __atomic_load_n(&k->used, __ATOMIC_RELAXED); }
+/* h's stand-in page of kept blocks for cls; NULL for the heaps that have none (ts_heap_t.kept) and classes with
+ * one block per page. */
+static inline ts_page_t *ts_heap_kept(ts_heap_t *h, size_t cls) {
+  return cls < TS_CLS_SOLO && h->kind == TS_HEAP_NORMAL ? &h->kept[cls] : NULL;
+}
 _Noreturn void ts_report_foreign(const void *p, const char *call); /* never-allocated report, phrase by call */
 
 /* ---- large.c: blocks above TS_MEDIUM_MAX, the page map of their addresses, the cache of freed spans ---- */

@@ -260,9 +260,10 @@ void *ts_heap_alloc_slow(ts_heap_t *h, size_t cls, bool lend) {
   }
   /* Blocks this thread freed into other threads' pages (free.c): resident, so before lending or carving. Their
    * stand-in page becomes current and the fast path pops it until it runs dry. */
-  if (cls < TS_CLS_SOLO && h->kind == TS_HEAP_NORMAL && h->kept[cls].free) {
-    h->c[cls].cur = &h->kept[cls];
-    return ts_page_pop(h, &h->kept[cls], cls);
+  ts_page_t *kept = ts_heap_kept(h, cls);
+  if (kept && kept->free) {
+    h->c[cls].cur = kept;
+    return ts_page_pop(h, kept, cls);
   }
   if (lend && ts_cls_size[cls] >= TS_LEND_MIN) {
     void *b = ts_borrow(h, cls);
@@ -379,8 +380,8 @@ void *ts_pop_hooked(ts_heap_t *h, size_t cls, void *b) {
   if (hook & TS_HOOK_STATS) {
     h->c[cls].nmalloc++;
     /* a kept block leaves the count of blocks freed and not yet back in their pages (free.c) */
-    if (cls < TS_CLS_SOLO && h->kind == TS_HEAP_NORMAL && h->c[cls].cur == &h->kept[cls])
-      ts_stats_remote(-(int64_t)ts_cls_size[cls]);
+    ts_page_t *kept = ts_heap_kept(h, cls);
+    if (kept && h->c[cls].cur == kept) ts_stats_remote(-(int64_t)ts_cls_size[cls]);
   }
   if ((hook & TS_HOOK_BEAT) && --h->beat < 0 && h->kind == TS_HEAP_NORMAL) {
     h->beat = TS_BEAT_MALLOCS;
