@@ -40,6 +40,21 @@ test('frees after thread teardown and of exited threads\' blocks', () => {
   passes(run([compileC('test/c/thread_exit.c')]), 'thread_exit');
 });
 
+// Many threads at once, and waves of them with every freed segment purged (TSMALLOC_RETAIN_KB=0). Fails when a
+// purged segment is not used again: each wave then takes fresh ones from the arena (58 segments named instead of
+// at most a wave's 16 and main's).
+test('waves of threads: 1000 at once, and purged segments serve the next wave', () => {
+  const prog = compileC('test/c/thread_waves.c');
+  passes(run([prog, '1', '1000'], { timeout: 120_000 }), 'thread_waves 1000');
+  const r = run([prog, '20', '16'], { env: { TSMALLOC_VERBOSE: '2', TSMALLOC_RETAIN_KB: '0' } });
+  passes(r, 'thread_waves 20x16');
+  const segments = new Set(
+    [...r.stderr.matchAll(/^tsmalloc: purged \d+ KiB at 0x([0-9a-f]+)$/gm)].map((m) => BigInt(`0x${m[1]}`) >> 22n),
+  );
+  assert.ok(segments.size > 0, 'no purge was reported');
+  assert.ok(segments.size <= 16 + 8, `the purges named ${segments.size} segments`);
+});
+
 // Fails when the cache merges side-by-side freed blocks past its limit (all 320 MiB stayed resident), and when calloc
 // zeroes a reused span by writing it (the whole span became resident).
 test('freed large blocks: the cache stays under TSMALLOC_LARGE_CACHE_MB, and calloc from it touches nothing', () => {

@@ -132,10 +132,10 @@ static inline bool ts_keep(ts_heap_t *me, size_t cls, ts_block_t *b) {
   if (!k || me->c[cls].cur == &ts_empty_page) return false;
   uint32_t n = 0u - k->used;
   if ((size_t)(n + 1) * ts_cls_size[cls] > TS_KEEP_BYTES) return false;
-  b->next = k->free;
-  b->tag = (uintptr_t)b ^ ts_secret;
+  b->next = k->free; /* the caller tagged it */
   k->free = b;
   k->used--;
+  me->kept_mask[cls >> 6] |= 1ULL << (cls & 63);
   return true;
 }
 
@@ -144,6 +144,7 @@ static inline bool ts_keep(ts_heap_t *me, size_t cls, ts_block_t *b) {
  * flush: a kept block going home (ts_kept_flush), already counted as a cross-thread free. */
 static TS_NOINLINE void ts_free_remote(ts_page_t *pg, ts_block_t *b, bool flush) {
   ts_heap_t *owner0 = atomic_load_explicit(&pg->heap, memory_order_relaxed);
+  b->tag = (uintptr_t)b ^ ts_secret; /* free now, whichever list takes it */
   if (TS_UNLIKELY(owner0 == NULL)) {
     if (ts_free_reclaim(pg, b)) return;
   } else if (!flush && ts_keep(ts_tls_heap, pg->cls, b)) {
@@ -153,7 +154,6 @@ static TS_NOINLINE void ts_free_remote(ts_page_t *pg, ts_block_t *b, bool flush)
     }
     return;
   }
-  b->tag = (uintptr_t)b ^ ts_secret;
   size_t cls = pg->cls; /* before the push: once pushed, the owner may empty and reuse the page */
   if (TS_UNLIKELY(ts_stats_on)) ts_stats_remote((int64_t)pg->block_size); /* before the push too */
   uintptr_t old = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
@@ -238,23 +238,30 @@ void ts_free_sized(void *p, size_t n, size_t align, const char *call) {
   ts_free_impl(p, call);
 }
 
-/* Sends a heap's kept blocks back to their pages. Called by the heap's own thread: at its exit (ts_tls_heap is
- * the dead heap by then, so nothing is kept again) and at malloc_trim. A block whose page the heap has adopted
- * since is its own: a local free. */
-void ts_kept_flush(ts_heap_t *h) {
-  for (size_t cls = 0; cls < TS_CLS_SOLO; cls++) {
-    ts_page_t *k = &h->kept[cls];
-    ts_block_t *b = k->free;
-    k->free = NULL; /* if k is the current page, the next malloc of the class takes the slow path */
-    k->used = 0;
-    while (b) {
-      ts_block_t *next = b->next;
-      if (TS_UNLIKELY(ts_stats_on)) ts_stats_remote(-(int64_t)ts_cls_size[cls]);
-      b->tag = 0; /* in use again for a moment, or the free below would take it for a double free */
-      ts_free_home(h, ts_page_lookup(b), b, (uintptr_t)b ^ ts_secret, true);
-      b = next;
-    }
+/* Sends a heap's kept blocks of one class back to their pages. A block whose page the heap has adopted since is
+ * its own: a local free. */
+static void ts_kept_flush_class(ts_heap_t *h, size_t cls) {
+  ts_page_t *k = &h->kept[cls];
+  ts_block_t *b = k->free;
+  k->free = NULL; /* if k is the current page, the next malloc of the class takes the slow path */
+  k->used = 0;
+  while (b) {
+    ts_block_t *next = b->next;
+    if (TS_UNLIKELY(ts_stats_on)) ts_stats_remote(-(int64_t)ts_cls_size[cls]);
+    b->tag = 0; /* in use again for a moment, or the free below would take it for a double free */
+    ts_free_home(h, ts_page_lookup(b), b, (uintptr_t)b ^ ts_secret, true);
+    b = next;
   }
+}
+
+/* Sends all of a heap's kept blocks back. Called by the heap's own thread: at its exit (ts_tls_heap is the dead
+ * heap by then, so nothing is kept again) and at malloc_trim. Only the classes that kept something are visited:
+ * clearing every stand-in page wrote all 15 KiB of them in each heap at its thread's exit (bench threadchurn, whose
+ * 5 heaps serve 20000 threads, A/B over 15 runs: peak RSS 2.43 -> 2.32 MiB). */
+void ts_kept_flush(ts_heap_t *h) {
+  for (unsigned w = 0; w < 2; w++)
+    for (uint64_t m = h->kept_mask[w]; m; m &= m - 1) ts_kept_flush_class(h, w * 64 + (size_t)__builtin_ctzll(m));
+  h->kept_mask[0] = h->kept_mask[1] = 0;
 }
 
 /* Bytes kept over every heap, and with per_class the count per class: read without the owners' consent, so

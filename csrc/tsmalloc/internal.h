@@ -147,11 +147,9 @@ typedef struct ts_queue_s {
 
 enum { TS_HEAP_EMPTY = 0, TS_HEAP_NORMAL = 1, TS_HEAP_BACKUP = 2, TS_HEAP_DEAD = 3 };
 
-/* The hot per-class data of a heap, together so malloc touches one cache line per class. free counts nothing:
- * statistics derive frees from mallocs and the blocks still in use (stats.c). */
+/* The per-class entry malloc's fast path reads: 8 bytes, so 8 classes share a cache line. */
 typedef struct {
   struct ts_page_s *cur; /* queue head, or &ts_empty_page */
-  uint64_t nmalloc;      /* stats: per-thread, non-atomic */
 } ts_class_t;
 
 typedef struct ts_heap_s {
@@ -170,8 +168,13 @@ typedef struct ts_heap_s {
   uint32_t trim_ms; /* when ts_heap_trim last looked for idle slices (segment.c) */
   int32_t beat; /* fast-path mallocs to the next tick while timed work is pending (page.c) */
   int kind;
+  uint64_t kept_mask[2]; /* classes whose stand-in page below has held kept blocks since the last flush */
   struct ts_heap_s *next_free; /* heap pool */
   struct ts_heap_s *all_next;  /* every heap ever made, for statistics */
+  /* Mallocs per class, counted only with TSMALLOC_STATS (free counts nothing: statistics derive frees from mallocs
+   * and the blocks still in use, stats.c). Past the part ts_heap_reset clears, so that without statistics the
+   * part a thread's heap touches fits in one OS page; ts_stats_fold zeroes them. */
+  uint64_t nmalloc[TS_NCLS];
   /* Blocks of live threads' pages that this thread freed, kept for its own mallocs (free.c). One stand-in page
    * per class: not in any segment, so nothing frees into it; the slow path makes it the class's current page and
    * the fast path pops it like any other. Its used goes down by one per block kept and up by one per pop, so it
@@ -181,7 +184,10 @@ typedef struct ts_heap_s {
    * thread exit), and a stand-in's memory is touched only if it is used. */
   ts_page_t kept[];
 } ts_heap_t;
-#define TS_HEAP_BYTES (sizeof(ts_heap_t) + TS_CLS_SOLO * sizeof(ts_page_t))
+/* Rounded to whole OS pages, so that each heap of a chunk starts on one and its cleared part takes one page (with
+ * 1000 threads alive, 4 KiB less per thread). */
+#define TS_HEAP_BYTES ((sizeof(ts_heap_t) + TS_CLS_SOLO * sizeof(ts_page_t) + TS_OS_PAGE - 1) & ~(TS_OS_PAGE - 1))
+_Static_assert(offsetof(ts_heap_t, next_free) <= TS_OS_PAGE, "a heap's cleared part fits in one OS page");
 
 _Static_assert(TS_NCLS <= 2 * 64, "notify holds one bit per class in two words; ts_page_t.cls is a byte");
 

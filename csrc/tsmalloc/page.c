@@ -378,7 +378,7 @@ _Atomic unsigned ts_pop_hook;
 void *ts_pop_hooked(ts_heap_t *h, size_t cls, void *b) {
   unsigned hook = atomic_load_explicit(&ts_pop_hook, memory_order_relaxed);
   if (hook & TS_HOOK_STATS) {
-    h->c[cls].nmalloc++;
+    h->nmalloc[cls]++;
     /* a kept block leaves the count of blocks freed and not yet back in their pages (free.c) */
     ts_page_t *kept = ts_heap_kept(h, cls);
     if (kept && h->c[cls].cur == kept) ts_stats_remote(-(int64_t)ts_cls_size[cls]);

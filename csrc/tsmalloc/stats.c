@@ -71,10 +71,11 @@ void ts_stats_fold(ts_heap_t *h) {
   ts_stats_publish_live(h);
   h->live_published = 0;
   ts_lock(&ts_stats_lock);
-  for (size_t c = 0; c < TS_NCLS; c++) ts_tot_malloc[c] += h->c[c].nmalloc;
+  for (size_t c = 0; c < TS_NCLS; c++) ts_tot_malloc[c] += h->nmalloc[c];
   ts_tot_xfree += h->xfree;
   ts_tot_large += h->large_count;
   ts_unlock(&ts_stats_lock);
+  if (ts_stats_on) memset(h->nmalloc, 0, sizeof h->nmalloc); /* for the heap's next thread: reset leaves them */
 }
 
 void ts_stats_adopted(int64_t bytes) {
@@ -131,7 +132,7 @@ void ts_stats_print_exit(void) {
   /* Live heaps' counters are read without their owners' consent: approximate while other threads run. */
   for (ts_heap_t *h = __atomic_load_n(&ts_all_heaps, __ATOMIC_ACQUIRE); h; h = h->all_next) {
     if (h->kind != TS_HEAP_NORMAL) continue;
-    for (size_t c = 0; c < TS_NCLS; c++) nm[c] += h->c[c].nmalloc;
+    for (size_t c = 0; c < TS_NCLS; c++) nm[c] += h->nmalloc[c];
     large += h->large_count;
     xfree += h->xfree;
   }
