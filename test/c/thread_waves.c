@@ -5,13 +5,21 @@
  *   TSMALLOC_VERBOSE=2 TSMALLOC_RETAIN_KB=0 LD_PRELOAD=/path/to/tsmalloc.so ./thread_waves 20 16
  * Arguments: waves, threads per wave (up to 4096). The test (tsmalloc.test.mjs) runs one wave of 1000 threads,
  * and 20 waves of 16 under TSMALLOC_RETAIN_KB=0, where every freed segment is purged: it then counts the
- * segments the purge lines name, which stay near one wave's worth only if purged segments are used again.
- * The exit status is the number of failures. */
+ * segments the purge lines name, which stay near one wave's worth only if purged segments are used again. It
+ * also builds this file with the allocator under ThreadSanitizer and AddressSanitizer, as stress.c is (the
+ * tsm_ names below). The exit status is the number of failures. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(TSMALLOC_PREFIX) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+void *tsm_malloc(size_t);
+void tsm_free(void *);
+#define malloc tsm_malloc
+#define free tsm_free
+#endif
 
 enum { BLOCKS = 24, LEFT = 4, MAX_THREADS = 4096 };
 
