@@ -31,22 +31,44 @@ test('fork while other threads allocate; fork + getline + fflush(NULL)', () => {
 });
 
 // Fails without lending (the block of the larger class is not the one that comes back) and when an aligned request
-// may borrow (a 1056-byte block is not 1024-aligned).
+// may borrow (a 1056-byte block is not 1024-aligned). Its threads must start on heaps of their own, with no pages
+// (TSMALLOC_YOUNG_MALLOCS=0): the shared heap young threads use holds other threads' blocks.
 test('a class short of blocks borrows a slightly larger free block; aligned requests never do', () => {
-  passes(run([compileC('test/c/lend.c')]), 'lend');
+  passes(run([compileC('test/c/lend.c')], { env: { TSMALLOC_YOUNG_MALLOCS: '0' } }), 'lend');
 });
 
 test('frees after thread teardown and of exited threads\' blocks', () => {
   passes(run([compileC('test/c/thread_exit.c')]), 'thread_exit');
 });
 
-// Many threads at once, and waves of them with every freed segment purged (TSMALLOC_RETAIN_KB=0). Fails when a
-// purged segment is not used again: each wave then takes fresh ones from the arena (58 segments named instead of
-// at most a wave's 16 and main's).
+// A thread's first small mallocs come from the shared heap: 200 threads alive at once with 12 blocks each own no
+// segments (mallinfo2's arena counts owned segments, 4 MiB each). Fails without the shared heap (804 MiB), when a
+// thread past TSMALLOC_YOUNG_MALLOCS mallocs does not get a heap of its own, and when the option does not turn it
+// off. Blocks left to main are checked and freed across threads.
+test('young threads allocate from the shared heap until TSMALLOC_YOUNG_MALLOCS, then from their own', () => {
+  const prog = compileC('test/c/young.c');
+  const arena = (r) => Number(/^arena_mib=(\d+)$/m.exec(r.stdout)?.[1]);
+  const young = run([prog, '200', '12'], { timeout: 60_000 });
+  passes(young, 'young 200 12');
+  assert.ok(arena(young) <= 16, `200 threads of 12 mallocs: arena ${arena(young)} MiB`);
+  const grown = run([prog, '200', '200'], { timeout: 60_000 });
+  passes(grown, 'young 200 200');
+  assert.ok(arena(grown) >= 200 * 4, `200 threads of 200 mallocs: arena ${arena(grown)} MiB`);
+  const off = run([prog, '200', '12'], { env: { TSMALLOC_YOUNG_MALLOCS: '0' }, timeout: 60_000 });
+  passes(off, 'young 200 12, TSMALLOC_YOUNG_MALLOCS=0');
+  assert.ok(arena(off) >= 200 * 4, `TSMALLOC_YOUNG_MALLOCS=0: arena ${arena(off)} MiB`);
+});
+
+// Many threads at once, and waves of them with every freed segment purged (TSMALLOC_RETAIN_KB=0), each thread on a
+// heap of its own (TSMALLOC_YOUNG_MALLOCS=0: young threads would use the shared heap and free no segment). Fails
+// when a purged segment is not used again: each wave then takes fresh ones from the arena (58 segments named
+// instead of at most a wave's 16 and main's).
 test('waves of threads: 1000 at once, and purged segments serve the next wave', () => {
   const prog = compileC('test/c/thread_waves.c');
   passes(run([prog, '1', '1000'], { timeout: 120_000 }), 'thread_waves 1000');
-  const r = run([prog, '20', '16'], { env: { TSMALLOC_VERBOSE: '2', TSMALLOC_RETAIN_KB: '0' } });
+  const r = run([prog, '20', '16'], {
+    env: { TSMALLOC_VERBOSE: '2', TSMALLOC_RETAIN_KB: '0', TSMALLOC_YOUNG_MALLOCS: '0' },
+  });
   passes(r, 'thread_waves 20x16');
   const segments = new Set(
     [...r.stderr.matchAll(/^tsmalloc: purged \d+ KiB at 0x([0-9a-f]+)$/gm)].map((m) => BigInt(`0x${m[1]}`) >> 22n),
@@ -130,8 +152,8 @@ test('TSMALLOC_RETAIN_MB is still read, as TSMALLOC_RETAIN_KB', () => {
 });
 
 for (const [name, flags, env, programs, timeout] of [
-  // thread_waves runs with TSMALLOC_RETAIN_KB=0, so that every segment its threads free is purged (segment.c
-  // purges outside the pool's lock).
+  // thread_waves runs with TSMALLOC_RETAIN_KB=0 and TSMALLOC_YOUNG_MALLOCS=0, so that every segment its threads
+  // free is purged (segment.c purges outside the pool's lock); stress covers the shared heap young threads use.
   ['AddressSanitizer', ['-fsanitize=address'], {}, ['stress', 'thread_waves'], 300_000],
   ['ThreadSanitizer', ['-fsanitize=thread'], { TSMALLOC_RESERVE_GB: '64' }, ['stress', 'thread_waves'], 300_000],
   // UBSan does not replace malloc, so these programs call the allocator's own malloc, every entry point included.
@@ -149,7 +171,7 @@ for (const [name, flags, env, programs, timeout] of [
       );
       const args = ['-O1', '-g', '-pthread', ...flags, '-Icsrc/common', '-o', bin, `test/c/${program}.c`, ...sources];
       execFileSync('gcc', [...args, '-ldl'], { cwd: root });
-      const extra = program === 'thread_waves' ? { TSMALLOC_RETAIN_KB: '0' } : {};
+      const extra = program === 'thread_waves' ? { TSMALLOC_RETAIN_KB: '0', TSMALLOC_YOUNG_MALLOCS: '0' } : {};
       const r = spawnSync(bin, [], { encoding: 'utf8', env: { ...process.env, ...env, ...extra }, timeout });
       assert.is(r.status, 0, `${name}: exit ${r.status}\n${r.stdout}\n${r.stderr.slice(0, 3000)}`);
       assert.not.match(r.stderr, /ERROR: (AddressSanitizer|ThreadSanitizer)|WARNING: ThreadSanitizer|runtime error:/);

@@ -167,9 +167,8 @@ static TS_NOINLINE void ts_free_remote(ts_page_t *pg, ts_block_t *b, bool flush)
     if (owner) atomic_fetch_or_explicit(&owner->notify[cls >> 6], 1ULL << (cls & 63), memory_order_release);
   }
   if (TS_LIKELY(!ts_stats_on) || flush) return;
-  /* Counted in the freeing thread's heap; a thread that only ever frees (a consumer) gets one now. */
+  /* Counted in the freeing thread's heap, or in the totals by a thread without one (young, or torn down). */
   ts_heap_t *me = ts_tls_heap;
-  if (TS_UNLIKELY(me->kind == TS_HEAP_EMPTY)) me = ts_heap_get_slow();
   if (TS_LIKELY(me->kind == TS_HEAP_NORMAL)) me->xfree++;
   else ts_stats_dead_free();
 }

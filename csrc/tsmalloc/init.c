@@ -30,10 +30,14 @@ static ts_heap_t *ts_free_heaps;
 static char *ts_heap_chunk; /* heaps of TS_HEAP_BYTES each */
 static size_t ts_heap_chunk_left;
 
-/* The shared heap of threads whose own teardown has already run (other libraries' TLS destructors allocate
- * after ours: mimalloc #944). It is a normal heap used under a lock; its blocks are freed like any other. */
-static ts_lock_t ts_backup_lock;
-static ts_heap_t ts_backup_heap = {.c = {[0 ... TS_NCLS - 1] = {.cur = &ts_empty_page}}, .kind = TS_HEAP_BACKUP};
+/* The shared heap: a normal heap used under a lock by threads without a heap of their own, which are
+ * - young threads, for their first TSMALLOC_YOUNG_MALLOCS small mallocs (alloc.c says why);
+ * - threads whose own teardown has already run (other libraries' TLS destructors allocate after ours: mimalloc
+ *   #944).
+ * Its blocks are freed under the same lock as its own thread would free them (ts_backup_free), so that its pages
+ * that empty go back to their segments and its idle memory is purged like any heap's. */
+ts_lock_t ts_backup_lock;
+ts_heap_t ts_backup_heap = {.c = {[0 ... TS_NCLS - 1] = {.cur = &ts_empty_page}}, .kind = TS_HEAP_BACKUP};
 
 void ts_lock_slow(ts_lock_t *l) {
   for (unsigned spins = 0;; spins++) {
@@ -49,6 +53,7 @@ static void ts_thread_done(void *arg);
 static void ts_atfork_child(void);
 
 static void ts_init_once(void) {
+  ts_young_skip();
   ts_options_init();
   ts_stats_init();
   uintptr_t r = ts_os_random();
@@ -141,6 +146,14 @@ void *ts_backup_alloc(size_t cls, bool lend) {
   void *p = ts_heap_alloc(&ts_backup_heap, cls, lend);
   ts_unlock(&ts_backup_lock);
   return p;
+}
+
+/* malloc_trim: the shared heap's empty pages and idle memory go back too. */
+void ts_backup_trim(void) {
+  ts_lock(&ts_backup_lock);
+  ts_heap_collect_all(&ts_backup_heap, false);
+  ts_heap_purge(&ts_backup_heap, 0, true);
+  ts_unlock(&ts_backup_lock);
 }
 
 /* fork(): we register no prepare handler and hold no lock across fork, so fork can never deadlock on us

@@ -250,6 +250,7 @@ enum {
   TS_OPT_RETAIN_KB,
   TS_OPT_LARGE_CACHE_MB,
   TS_OPT_RESERVE_GB,
+  TS_OPT_YOUNG_MALLOCS,
   TS_OPT_COUNT
 };
 extern long ts_options[TS_OPT_COUNT];
@@ -326,6 +327,7 @@ static inline void *ts_heap_alloc(ts_heap_t *h, size_t cls, bool lend) {
 
 /* ---- alloc.c: malloc, calloc, realloc, aligned allocation, usable size ---- */
 void *ts_malloc(size_t n);
+void ts_young_skip(void); /* the calling thread takes a heap of its own at its first malloc */
 void *ts_calloc(size_t n, size_t size);
 void *ts_realloc(void *p, size_t n, const char *call);
 void *ts_reallocarray(void *p, size_t n, size_t size);
@@ -366,6 +368,9 @@ void ts_large_totals(size_t *count, size_t *bytes, size_t *cached);
 void ts_init(void);
 ts_heap_t *ts_heap_get_slow(void); /* for a thread whose heap is a sentinel */
 void *ts_backup_alloc(size_t cls, bool lend);
+extern ts_heap_t ts_backup_heap; /* the shared heap, used under ts_backup_lock (init.c) */
+extern ts_lock_t ts_backup_lock;
+void ts_backup_trim(void);
 extern ts_heap_t ts_heap_dead;
 extern ts_heap_t *ts_all_heaps;
 extern ts_lock_t ts_heaps_lock;

@@ -7,8 +7,8 @@
 #include <string.h>
 
 /* Returns everything it can to the OS now: the blocks this thread kept from other threads' pages go home, then
- * this thread's empty pages, exited threads' segments (adopted and emptied), all dirty slices, the segment pool
- * and the large-block cache. 1 if memory was released. */
+ * this thread's empty pages, exited threads' segments (adopted and emptied), all dirty slices, the shared heap's
+ * empty pages and dirty slices, the segment pool and the large-block cache. 1 if memory was released. */
 int ts_malloc_trim(size_t pad) {
   (void)pad; /* glibc keeps pad bytes at the top of its heap; there is no single top here */
   uint64_t before = atomic_load(&ts_os_purged_bytes);
@@ -20,6 +20,7 @@ int ts_malloc_trim(size_t pad) {
     ts_heap_collect_all(h, false);
     ts_heap_purge(h, 0, true);
   }
+  ts_backup_trim();
   uint64_t now = ts_os_now_ms();
   ts_pool_tick(now, true);
   ts_large_tick(now, true);

@@ -32,6 +32,9 @@ static const ts_option_t ts_option_table[TS_OPT_COUNT] = {
                                "freed large blocks (>128 KiB) kept mapped for reuse, at most this many MiB"},
     [TS_OPT_RESERVE_GB] = {"TSMALLOC_RESERVE_GB", 1024, 1, 1 << 16,
                            "address space reserved for blocks up to 128 KiB (not memory: nothing is committed)"},
+    [TS_OPT_YOUNG_MALLOCS] = {"TSMALLOC_YOUNG_MALLOCS", 128, 0, 1 << 20,
+                              "a thread's first this many small mallocs (up to 64 KiB in all) come from one heap "
+                              "shared under a lock; only then does the thread get a heap of its own (0: at once)"},
 };
 
 long ts_options[TS_OPT_COUNT];

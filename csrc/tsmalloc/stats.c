@@ -136,6 +136,7 @@ void ts_stats_print_exit(void) {
     large += h->large_count;
     xfree += h->xfree;
   }
+  for (size_t c = 0; c < TS_NCLS; c++) nm[c] += ts_backup_heap.nmalloc[c]; /* young and torn-down threads' */
   uint64_t live_small = ts_segment_live_bytes(in_use);
   /* Blocks of the shared heap of torn-down threads are in use but not counted as mallocs: never below zero. */
   for (size_t c = 0; c < TS_NCLS; c++) nf[c] = nm[c] > in_use[c] ? nm[c] - in_use[c] : 0;
