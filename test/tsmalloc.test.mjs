@@ -59,6 +59,16 @@ test('young threads allocate from the shared heap until TSMALLOC_YOUNG_MALLOCS, 
   assert.ok(arena(off) >= 200 * 4, `TSMALLOC_YOUNG_MALLOCS=0: arena ${arena(off)} MiB`);
 });
 
+// Fails when the shared heap keeps what young threads freed into it: its pages hold all 31 MB after the idle second.
+test('what young threads freed into the shared heap goes back to the OS while the program idles', () => {
+  const r = run([compileC('test/c/young_return.c')], { timeout: 60_000 });
+  passes(r, 'young_return');
+  const peak = Number(/rss_peak_kib=(\d+)/.exec(r.stdout)?.[1]);
+  const idle = Number(/rss_idle_kib=(\d+)/.exec(r.stdout)?.[1]);
+  assert.ok(peak > 20_000, r.stdout);
+  assert.ok(idle < peak / 2, r.stdout);
+});
+
 // Many threads at once, and waves of them with every freed segment purged (TSMALLOC_RETAIN_KB=0), each thread on a
 // heap of its own (TSMALLOC_YOUNG_MALLOCS=0: young threads would use the shared heap and free no segment). Fails
 // when a purged segment is not used again: each wave then takes fresh ones from the arena (58 segments named

@@ -22,10 +22,11 @@ static void *ts_oom(void) {
  * worse than with none (2.65 and 2.54 MiB against 2.36: pages in both heaps), with 64 as with 128; at 256 larson
  * took 8.92 MiB. The byte limit keeps a thread that builds a working set at once out of the shared heap (bench
  * threadwork, 4-8 KiB blocks, went 6.01 -> 6.35 MiB without it; at 16 or 32 KiB threadchurn kept most of its cost).
- * Frees of the shared heap's blocks take the lock-free remote path, and the shared heap returns a page that
- * empties when it next walks its queue (page.c). The thread that starts the allocator is never young (below).
- * Cost: a young thread's mallocs take a lock, uncontended in these workloads; with many cores and many young
- * threads at once they would wait on each other, which TSMALLOC_YOUNG_MALLOCS=0 turns off. */
+ * Frees of the shared heap's blocks take the lock-free remote path; the shared heap returns a page that empties
+ * when it next walks its queue (page.c), or at the timed collection the first such free schedules (init.c). The
+ * thread that starts the allocator is never young (below). Cost: a young thread's mallocs take a lock,
+ * uncontended in these workloads; with many cores and many young threads at once they would wait on each other,
+ * which TSMALLOC_YOUNG_MALLOCS=0 turns off. */
 #define TS_YOUNG_BYTES ((uint32_t)64 << 10)
 static __thread uint32_t ts_young_mallocs __attribute__((tls_model("initial-exec")));
 static __thread uint32_t ts_young_bytes __attribute__((tls_model("initial-exec")));

@@ -166,6 +166,7 @@ static TS_NOINLINE void ts_free_remote(ts_page_t *pg, ts_block_t *b, bool flush)
     ts_heap_t *owner = atomic_load_explicit(&pg->heap, memory_order_acquire);
     if (owner) atomic_fetch_or_explicit(&owner->notify[cls >> 6], 1ULL << (cls & 63), memory_order_release);
   }
+  if (owner0 == &ts_backup_heap) ts_backup_freed();
   if (TS_LIKELY(!ts_stats_on) || flush) return;
   /* Counted in the freeing thread's heap, or in the totals by a thread without one (young, or torn down). */
   ts_heap_t *me = ts_tls_heap;

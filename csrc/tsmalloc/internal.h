@@ -371,6 +371,9 @@ void *ts_backup_alloc(size_t cls, bool lend);
 extern ts_heap_t ts_backup_heap; /* the shared heap, used under ts_backup_lock (init.c) */
 extern ts_lock_t ts_backup_lock;
 void ts_backup_trim(void);
+void ts_backup_freed(void);           /* a remote free landed in one of the shared heap's pages */
+void ts_backup_tick(uint64_t now);    /* timed work: the shared heap's frees and idle pages */
+bool ts_backup_pending(void);
 extern ts_heap_t ts_heap_dead;
 extern ts_heap_t *ts_all_heaps;
 extern ts_lock_t ts_heaps_lock;

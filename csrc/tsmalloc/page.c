@@ -402,7 +402,7 @@ void *ts_pop_hooked(ts_heap_t *h, size_t cls, void *b) {
 }
 
 void ts_timed_work_update(void) {
-  bool pending = ts_pool_pending() || ts_large_pending() || ts_trim_pending();
+  bool pending = ts_pool_pending() || ts_large_pending() || ts_trim_pending() || ts_backup_pending();
   bool set = atomic_load_explicit(&ts_pop_hook, memory_order_relaxed) & TS_HOOK_BEAT;
   /* written only on a change: every thread's malloc reads this line */
   if (pending && !set) atomic_fetch_or_explicit(&ts_pop_hook, TS_HOOK_BEAT, memory_order_relaxed);
@@ -415,6 +415,7 @@ void ts_heap_tick(ts_heap_t *h, bool force) {
   if (h->purge_head && (force || h->purge_head->purge_at <= now)) ts_heap_purge(h, now, force);
   ts_pool_tick(now, force);
   ts_large_tick(now, force);
+  ts_backup_tick(now);
   ts_timed_work_update(); /* mends a stale value left by two threads updating at once */
   /* Every 64th slow call: a walk over the heap's pages. Not once the heap has abandoned its segments at thread
    * exit: its page lists are stale then, and the pages may already be another thread's. */
