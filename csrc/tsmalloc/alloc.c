@@ -52,14 +52,10 @@ static TS_NOINLINE void *ts_small_slow(size_t n, bool lend) {
   if (TS_UNLIKELY(h->kind != TS_HEAP_NORMAL)) {
     if (h->kind == TS_HEAP_EMPTY) {
       ts_init(); /* options and the arena, before the first look at either */
-      if (ts_young_take(cls)) {
-        void *p = ts_backup_alloc(cls, lend);
-        return p ? p : ts_oom();
-      }
-      h = ts_heap_get_slow();
+      if (!ts_young_take(cls)) h = ts_heap_get_slow();
     }
     if (h->kind != TS_HEAP_NORMAL) {
-      void *p = ts_backup_alloc(cls, lend); /* the thread's own teardown has run: a shared, locked heap */
+      void *p = ts_backup_alloc(cls, lend); /* young, or past its own teardown: the shared, locked heap */
       return p ? p : ts_oom();
     }
   }

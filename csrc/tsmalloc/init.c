@@ -34,16 +34,14 @@ static size_t ts_heap_chunk_left;
  * - young threads, for their first TSMALLOC_YOUNG_MALLOCS small mallocs (alloc.c says why);
  * - threads whose own teardown has already run (other libraries' TLS destructors allocate after ours: mimalloc
  *   #944).
- * Its blocks are freed under the same lock as its own thread would free them (ts_backup_free), so that its pages
- * that empty go back to their segments and its idle memory is purged like any heap's. */
+ * No thread owns its pages, so every free into them is a remote push; its slow path (page.c) and its timed
+ * collection (ts_backup_tick, below) take those frees in and give the pages that emptied back to their segments. */
 ts_lock_t ts_backup_lock;
 ts_heap_t ts_backup_heap = {.c = {[0 ... TS_NCLS - 1] = {.cur = &ts_empty_page}}, .kind = TS_HEAP_BACKUP};
 
 void ts_lock_slow(ts_lock_t *l) {
   for (unsigned spins = 0;; spins++) {
-    if (!atomic_load_explicit(&l->v, memory_order_relaxed) &&
-        !atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
-      return;
+    if (ts_trylock(l)) return;
     if (spins >= 64) sched_yield();
     else ts_cpu_relax();
   }
@@ -174,9 +172,7 @@ void ts_backup_tick(uint64_t now) {
   uint64_t due = atomic_load_explicit(&ts_backup_due, memory_order_relaxed);
   if (due == UINT64_MAX || now < due) return;
   /* The shared heap's own slow path (which holds the lock) ticks too, and a thread in it already collects. */
-  if (atomic_load_explicit(&ts_backup_lock.v, memory_order_relaxed) ||
-      atomic_exchange_explicit(&ts_backup_lock.v, 1, memory_order_acquire))
-    return;
+  if (!ts_trylock(&ts_backup_lock)) return;
   atomic_store_explicit(&ts_backup_due, UINT64_MAX, memory_order_relaxed);
   ts_heap_collect_all(&ts_backup_heap, false);
   ts_heap_purge(&ts_backup_heap, now, false);

@@ -203,6 +203,11 @@ static inline void ts_cpu_relax(void) {
   __asm__ __volatile__("yield");
 #endif
 }
+/* Takes the lock if it is free: a plain load first, so that a waiter does not pull the line from its holder. */
+static inline bool ts_trylock(ts_lock_t *l) {
+  return !atomic_load_explicit(&l->v, memory_order_relaxed) &&
+         !atomic_exchange_explicit(&l->v, 1, memory_order_acquire);
+}
 static inline void ts_lock(ts_lock_t *l) {
   if (TS_UNLIKELY(atomic_exchange_explicit(&l->v, 1, memory_order_acquire))) ts_lock_slow(l);
 }

@@ -138,7 +138,7 @@ void ts_stats_print_exit(void) {
   }
   for (size_t c = 0; c < TS_NCLS; c++) nm[c] += ts_backup_heap.nmalloc[c]; /* young and torn-down threads' */
   uint64_t live_small = ts_segment_live_bytes(in_use);
-  /* Blocks of the shared heap of torn-down threads are in use but not counted as mallocs: never below zero. */
+  /* The counters were read without their owners' consent while other threads may run: never below zero. */
   for (size_t c = 0; c < TS_NCLS; c++) nf[c] = nm[c] > in_use[c] ? nm[c] - in_use[c] : 0;
   int64_t l = atomic_load(&ts_live_large);
   uint64_t live_large = l > 0 ? (uint64_t)l : 0;
