@@ -59,7 +59,7 @@ test('young threads allocate from the shared heap until TSMALLOC_YOUNG_MALLOCS, 
   assert.ok(arena(off) >= 200 * 4, `TSMALLOC_YOUNG_MALLOCS=0: arena ${arena(off)} MiB`);
 });
 
-// Fails when the shared heap keeps what young threads freed into it: its pages hold all 31 MB after the idle second.
+// Fails when the shared heap keeps what young threads freed into it: its pages hold all 31 MB after the idle spell.
 test('what young threads freed into the shared heap goes back to the OS while the program idles', () => {
   const r = run([compileC('test/c/young_return.c')], { timeout: 60_000 });
   passes(r, 'young_return');

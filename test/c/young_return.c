@@ -4,29 +4,20 @@
  *   gcc -O1 -g -fno-builtin -pthread -o young_return test/c/young_return.c
  *   LD_PRELOAD=/path/to/tsmalloc.so ./young_return
  * 500 threads alive at once each take 100 blocks of 512 bytes (50 KiB, under TSMALLOC_YOUNG_MALLOCS, so all from
- * the shared heap), free them and exit; main then makes a few mallocs every 20 ms for a second. The test
- * (tsmalloc.test.mjs) checks that RSS after that second is under half the peak: without the shared heap's timed
+ * the shared heap), free them and exit; main then idles lightly for half a second (rss.h). The test
+ * (tsmalloc.test.mjs) checks that RSS after that is under half the peak: without the shared heap's timed
  * collection its pages kept all 31 MB (the frees reach the pages' remote lists, which only that heap's own slow
  * path took in). The exit status is the number of failures. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "rss.h"
 
 enum { THREADS = 500, BLOCKS = 100, SIZE = 512 };
 
 static pthread_barrier_t allocated;
-
-static long rss_kib(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long v = -1;
-  while (f && fgets(line, sizeof line, f))
-    if (strncmp(line, "VmRSS:", 6) == 0) v = atol(line + 6);
-  if (f) fclose(f);
-  return v;
-}
 
 static void *work(void *arg) {
   unsigned char *b[BLOCKS];
@@ -56,19 +47,15 @@ int main(void) {
       return 1;
     }
   pthread_barrier_wait(&allocated);
-  long peak = rss_kib();
+  long peak = status_kib("VmRSS");
   int failures = 0;
   for (int t = 0; t < THREADS; t++) {
     void *r;
     pthread_join(tid[t], &r);
     failures += r != NULL;
   }
-  for (int k = 0; k < 50; k++) {
-    for (int j = 0; j < 64; j++) free(malloc(64));
-    struct timespec pause = {0, 20 * 1000 * 1000};
-    nanosleep(&pause, NULL);
-  }
-  long idle = rss_kib();
+  idle_lightly();
+  long idle = status_kib("VmRSS");
   printf("young_return: rss_peak_kib=%ld rss_idle_kib=%ld\n", peak, idle);
   if (failures) printf("FAIL: %d threads found their blocks changed\n", failures);
   return failures;
