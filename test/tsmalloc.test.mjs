@@ -37,6 +37,27 @@ test('a class short of blocks borrows a slightly larger free block; aligned requ
   passes(run([compileC('test/c/lend.c')], { env: { TSMALLOC_YOUNG_MALLOCS: '0' } }), 'lend');
 });
 
+// free() does not read the block it frees (csrc/tsmalloc/free.c): a double free it cannot see must be named by the
+// malloc that would hand the block out again, or before its page is given back, and never handed out twice. The
+// write after free is new with the tag check in malloc; without the check of emptied pages, page-empty survives.
+for (const [kind, message, call] of [
+  ['later-malloc', 'double free', 'malloc'],
+  ['page-empty', 'double free', 'free'],
+  ['remote', 'double free', 'malloc'],
+  ['write-after-free', 'double free or write after free', 'malloc'],
+]) {
+  test(`a ${kind} misuse that free() cannot see is named before it does harm`, () => {
+    const r = run([compileC('test/c/late_misuse.c'), kind]);
+    assert.is(r.status, 134, `expected SIGABRT, got ${r.status}: ${r.stdout}\n${r.stderr}`);
+    const expect = /^expect (0x[0-9a-f]+)$/m.exec(r.stdout)?.[1];
+    assert.ok(expect, r.stdout);
+    assert.is(r.stderr, `tsmalloc: ${message} of ${expect} in ${call}()\n`);
+    const got = r.stdout.split('\n').filter((l) => l === `got ${expect}`).length;
+    assert.ok(got <= 1, `${expect} was handed out ${got} times`);
+    assert.not.match(r.stdout, /survived/);
+  });
+}
+
 test('frees after thread teardown and of exited threads\' blocks', () => {
   passes(run([compileC('test/c/thread_exit.c')]), 'thread_exit');
 });

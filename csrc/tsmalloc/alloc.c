@@ -71,8 +71,8 @@ static TS_NOINLINE void *ts_malloc_slow(size_t n) {
   return p ? p : ts_oom();
 }
 
-/* Fast path: a table lookup, a TLS load and a list pop; no lock, no atomic. About 10 instructions. NULL when n is
- * above the table or the class's current page ran dry. */
+/* Fast path: a table lookup, a TLS load, a list pop and the popped block's tag check; no lock, no atomic. NULL when
+ * n is above the table or the class's current page ran dry. */
 static inline __attribute__((always_inline)) void *ts_small_pop(size_t n) {
   if (TS_LIKELY(n <= TS_SMALL_TBL_MAX)) return ts_heap_pop(ts_tls_heap, ts_cls_tbl[(n + 15) >> 4]);
   return NULL;

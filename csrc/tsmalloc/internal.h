@@ -299,19 +299,22 @@ size_t ts_segment_used_bytes(const ts_segment_t *s, bool less_remote, uint64_t *
 /* ---- page.c: pages, queues, the allocation slow path ---- */
 void *ts_heap_alloc_slow(ts_heap_t *h, size_t cls, bool lend); /* lend: a larger class may serve (page.c) */
 void ts_page_collect(ts_page_t *pg);                   /* owner: merge remote frees into free */
-void ts_page_free_local_slow(ts_heap_t *h, ts_page_t *pg); /* owner: page left the full list or emptied */
+void ts_page_free_local_slow(ts_heap_t *h, ts_page_t *pg, const char *call); /* owner: left the full list, emptied */
 void ts_heap_adopt_segment(ts_heap_t *h, ts_segment_t *s);
 void ts_heap_collect_all(ts_heap_t *h, bool retire_all);
 void ts_heap_tick(ts_heap_t *h, bool force);
 void ts_timed_work_update(void); /* after timed work was scheduled or done: sets or clears TS_HOOK_BEAT */
 __attribute__((returns_nonnull)) void *ts_pop_hooked(ts_heap_t *h, size_t cls, void *b); /* returns b */
+_Noreturn void ts_report_tag(const void *b, const char *call); /* free.c: a free block's tag is wrong */
 /* Takes the first block of a page's free list, which must not be empty: the one pop of the fast path (below) and
- * the slow path (page.c). Clearing the tag is what lets free() tell a live block from a freed one. The prefetch
+ * the slow path (page.c). The tag check stops a block freed twice from being handed out twice (free.c); clearing
+ * the tag marks the block in use for the checks of realloc, malloc_usable_size and emptied pages. The prefetch
  * warms the next block, whose link the next malloc of this class reads: a program that frees blocks in random
  * order leaves that block cold (bench churn: 3% less time, A/B 0.304 -> 0.293 s; prefetching NULL is harmless). */
 static inline __attribute__((always_inline)) void *ts_page_pop(ts_heap_t *h, ts_page_t *pg, size_t cls) {
   ts_block_t *b = pg->free;
   ts_block_t *next = b->next;
+  if (TS_UNLIKELY(b->tag != ((uintptr_t)b ^ ts_secret))) ts_report_tag(b, "malloc");
   pg->free = next;
   __builtin_prefetch(next, 1);
   pg->used++;
@@ -347,6 +350,8 @@ size_t ts_usable_size(const void *p);
 void ts_free(void *p);
 void ts_free_sized(void *p, size_t n, size_t align, const char *call);
 ts_page_t *ts_block_page(const void *p, const char *call, const char *freed_error); /* aborts on misuse */
+void ts_page_check_empty(const ts_page_t *pg); /* before an emptied page is given back: aborts on a double free */
+_Noreturn void ts_page_report_overfreed(const ts_page_t *pg, const void *b, const char *call);
 void ts_free_block(void *p, const char *call);
 void ts_kept_flush(ts_heap_t *h);          /* the kept blocks back to their pages: thread exit, malloc_trim */
 size_t ts_kept_bytes(uint64_t *per_class); /* over every heap, racy: for statistics */

@@ -132,8 +132,12 @@ static void ts_page_extend(ts_page_t *pg) {
   if (want == 0) want = 1;
   if (n > want) n = want;
   uint8_t *p = pg->bump;
-  for (size_t i = 0; i + 1 < n; i++) ((ts_block_t *)(p + i * bs))->next = (ts_block_t *)(p + (i + 1) * bs);
-  ((ts_block_t *)(p + (n - 1) * bs))->next = pg->free;
+  uintptr_t secret = ts_secret;
+  for (size_t i = 0; i < n; i++) { /* free blocks, so tagged (free.c) */
+    ts_block_t *b = (ts_block_t *)(p + i * bs);
+    b->next = i + 1 < n ? (ts_block_t *)(p + (i + 1) * bs) : pg->free;
+    b->tag = (uintptr_t)b ^ secret;
+  }
   pg->free = (ts_block_t *)p;
   __atomic_store_n(&pg->bump, p + n * bs, __ATOMIC_RELAXED); /* read by remote frees (free.c) */
 }
@@ -296,7 +300,7 @@ void *ts_heap_alloc_slow(ts_heap_t *h, size_t cls, bool lend) {
 
 /* Owner free that needs more than a push: the page left the full list, or it emptied and is not the queue's
  * head. The head stays even while kept blocks serve the class: the slow path comes back to it. */
-void ts_page_free_local_slow(ts_heap_t *h, ts_page_t *pg) {
+void ts_page_free_local_slow(ts_heap_t *h, ts_page_t *pg, const char *call) {
   size_t cls = pg->cls;
   if (pg->in_full) {
     uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
@@ -308,6 +312,7 @@ void ts_page_free_local_slow(ts_heap_t *h, ts_page_t *pg) {
     ts_q_push_back(&h->queue[cls], pg);
     ts_sync_cur(h, cls);
   }
+  if (TS_UNLIKELY((int32_t)pg->used < 0)) ts_page_report_overfreed(pg, pg->free, call);
   if (pg->used == 0 && (h->queue[cls].head != pg || cls >= TS_CLS_SOLO)) {
     ts_q_unlink(&h->queue[cls], pg);
     ts_sync_cur(h, cls);

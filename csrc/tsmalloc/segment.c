@@ -447,6 +447,7 @@ ts_page_t *ts_segment_page_alloc(ts_heap_t *h, unsigned n, bool whole, bool high
 
 /* Gives an empty page's slices back to its segment (dirty), and an empty segment back to the pool. */
 void ts_segment_page_free(ts_heap_t *h, ts_page_t *pg) {
+  ts_page_check_empty(pg);
   ts_segment_t *s = ts_segment_of(pg);
   unsigned i = (unsigned)(pg - s->pages), n = pg->nslices;
   uint64_t mask = (n == 64 ? ~0ULL : ((1ULL << n) - 1)) << i;
