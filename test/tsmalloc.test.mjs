@@ -30,8 +30,9 @@ test('fork while other threads allocate; fork + getline + fflush(NULL)', () => {
   passes(run([compileC('test/c/fork.c')], { timeout: 180_000 }), 'fork');
 });
 
-// Fails without lending (the block of the larger class is not the one that comes back) and when an aligned request
-// may borrow (a 1056-byte block is not 1024-aligned). Its threads must start on heaps of their own, with no pages
+// Fails without lending (the block of the larger class is not the one that comes back), when lending ignores the
+// blocks another thread freed into the lender's page, and when an aligned request may borrow (a 1056-byte block is
+// not 1024-aligned). Its threads must start on heaps of their own, with no pages
 // (TSMALLOC_YOUNG_MALLOCS=0): the shared heap young threads use holds other threads' blocks.
 test('a class short of blocks borrows a slightly larger free block; aligned requests never do', () => {
   passes(run([compileC('test/c/lend.c')], { env: { TSMALLOC_YOUNG_MALLOCS: '0' } }), 'lend');

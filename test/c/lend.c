@@ -1,4 +1,5 @@
-/* tsmalloc lending: a class short of blocks takes a slightly larger free block; aligned requests never do.
+/* tsmalloc lending: a class short of blocks takes a slightly larger free block, one another thread freed
+ * included; aligned requests never do.
  *
  *   gcc -O1 -g -pthread -o lend test/c/lend.c && LD_PRELOAD=/path/to/tsmalloc.so ./lend
  * Each check runs on a fresh thread, whose heap starts with no pages, so which block comes back is known. The exit
@@ -33,6 +34,24 @@ static void *lend(void *arg) {
   return NULL;
 }
 
+static void *free_it(void *p) {
+  free(p);
+  return NULL;
+}
+
+/* The lender's page has no free block of its own, but another thread freed one into it: lending takes that. */
+static void *lend_remote(void *arg) {
+  (void)arg;
+  void *keep = malloc(1100), *b = malloc(1100); /* class 1152: one block carved at a time, none left free */
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, free_it, b) == 0 && pthread_join(t, NULL) == 0);
+  void *r = malloc(1030); /* class 1056 has no block yet */
+  CHECK(r == b);
+  free(r);
+  free(keep);
+  return NULL;
+}
+
 static void *aligned(void *arg) {
   (void)arg;
   enum { SPARES = 8 };
@@ -55,7 +74,7 @@ static void *aligned(void *arg) {
 }
 
 int main(void) {
-  void *(*checks[])(void *) = {lend, aligned};
+  void *(*checks[])(void *) = {lend, lend_remote, aligned};
   for (unsigned i = 0; i < sizeof checks / sizeof checks[0]; i++) {
     pthread_t t;
     CHECK(pthread_create(&t, NULL, checks[i], NULL) == 0 && pthread_join(t, NULL) == 0);
