@@ -152,6 +152,19 @@ crashTest('run --backtrace: a double free under simple prints the allocator line
   clean(d);
 });
 
+// The prebuilds keep their symbol table (scripts/prebuilds.mjs strips only the debug info), so a crash inside the
+// bundled allocator names its own functions, not "?? from tsmalloc.glibc.node".
+crashTest('run --backtrace: a double free under tsmalloc names the allocator\'s own frames', () => {
+  const d = crashDir();
+  const r = crashWith(d, ['--backtrace', build('crash_double_free')]);
+  assert.is(r.status, 134);
+  assert.match(r.stderr, /heap: {4}tsmalloc: double free of 0x[0-9a-f]+ in free\(\)\n/);
+  assert.match(r.stderr, /#\d+ {2}ts_free from tsmalloc\.glibc\.node\n {2}#\d+ {2}release_twice at /);
+  const report = JSON.parse(tsmalloc(['debug', '--json'], { cwd: d }).stdout);
+  assertInOrder(functions(report.threads[0]), ['ts_misuse', 'ts_free', 'release_twice', 'main'], 'double free');
+  clean(d);
+});
+
 crashTest('a crash inside a preloaded --lib malloc names the frame in that malloc', () => {
   const d = crashDir();
   const lib = build('badmalloc', ['-shared', '-fPIC']);
