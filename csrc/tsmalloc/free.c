@@ -105,12 +105,16 @@ _Noreturn void ts_page_report_overfreed(const ts_page_t *pg, const void *b, cons
 /* Called before an emptied page's memory goes back to its segment: every block carved there must be free, so
  * carries its tag. One that does not is in use (or was handed out twice) while the count says none is, because a
  * block was freed twice: giving the page back would hand that block's memory to the next page. Cost: one load
- * per block, in address order, once per page emptied: bench fragment, which empties thousands of pages of 1-8 KiB
- * blocks at once, took 0.347 s against 0.330 without it (A/B over 9 runs; 0.342 with free's old read); burst,
- * which empties 14000 pages of small blocks freed in order, did not move. */
+ * per block, in address order, once per page emptied. Blocks of 1 KiB and more each sit on a line (and often an OS
+ * page) of their own, and the hardware prefetcher does not follow strides that cross pages: the prefetch four
+ * blocks ahead does (bench fragment, which empties thousands of such pages at once, A/B over 9 and 11 runs:
+ * 0.330 s without the check, 0.347 with it; 0.374 -> 0.367 s with the prefetch, against 0.366 without the check).
+ * Burst, which empties 14000 pages of small blocks freed in order, did not move. A prefetch past the page's end
+ * is harmless: prefetches do not fault. */
 void ts_page_check_empty(const ts_page_t *pg) {
   size_t bs = pg->block_size;
   for (const uint8_t *p = pg->start; p < pg->bump; p += bs) {
+    __builtin_prefetch(p + 4 * bs);
     if (TS_LIKELY(((const ts_block_t *)p)->tag == ((uintptr_t)p ^ ts_secret))) continue;
     const void *twice = ts_page_listed_twice(pg);
     ts_misuse("double free", twice ? twice : p, "free");
