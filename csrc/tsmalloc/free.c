@@ -76,7 +76,7 @@ static inline ts_page_t *ts_page_lookup(const void *p) {
 ts_page_t *ts_block_page(const void *p, const char *call, const char *freed_error) {
   ts_page_t *pg = ts_page_lookup(p);
   if (ts_block_outside(pg, p)) ts_report_outside(p, call, freed_error);
-  if (TS_UNLIKELY(((const ts_block_t *)p)->tag == ((uintptr_t)p ^ ts_secret))) ts_misuse(freed_error, p, call);
+  if (TS_UNLIKELY(ts_tagged(p))) ts_misuse(freed_error, p, call);
   return pg;
 }
 
@@ -95,9 +95,9 @@ static const void *ts_page_listed_twice(const ts_page_t *pg) {
   return NULL;
 }
 
-/* pg's count of blocks in use went below zero at the free of b: a block was freed twice. Names the block listed
- * twice when there is one, else b. */
-_Noreturn void ts_page_report_overfreed(const ts_page_t *pg, const void *b, const char *call) {
+/* A block of pg was freed twice: its count of blocks in use went below zero, or reached zero while b is not free.
+ * Names the block listed twice when there is one, else b. */
+_Noreturn void ts_page_report_double_free(const ts_page_t *pg, const void *b, const char *call) {
   const void *twice = ts_page_listed_twice(pg);
   ts_misuse("double free", twice ? twice : b, call);
 }
@@ -115,9 +115,7 @@ void ts_page_check_empty(const ts_page_t *pg) {
   size_t bs = pg->block_size;
   for (const uint8_t *p = pg->start; p < pg->bump; p += bs) {
     __builtin_prefetch(p + 4 * bs);
-    if (TS_LIKELY(((const ts_block_t *)p)->tag == ((uintptr_t)p ^ ts_secret))) continue;
-    const void *twice = ts_page_listed_twice(pg);
-    ts_misuse("double free", twice ? twice : p, "free");
+    if (TS_UNLIKELY(!ts_tagged((const ts_block_t *)p))) ts_page_report_double_free(pg, p, "free");
   }
 }
 
@@ -161,7 +159,7 @@ static TS_NOINLINE bool ts_free_reclaim(ts_page_t *pg, ts_block_t *b, const char
     return false;
   }
   ts_heap_adopt_segment(me, s); /* pg holds b, which is in use: the page stays, and so does the segment */
-  ts_free_local(me, pg, b, (uintptr_t)b ^ ts_secret, call);
+  ts_free_local(me, pg, b, ts_tag(b), call);
   return true;
 }
 
@@ -200,7 +198,7 @@ static inline bool ts_keep(ts_heap_t *me, size_t cls, ts_block_t *b, const char 
  * flush: a kept block going home (ts_kept_flush), already counted as a cross-thread free. */
 static TS_NOINLINE void ts_free_remote(ts_page_t *pg, ts_block_t *b, bool flush, const char *call) {
   ts_heap_t *owner0 = atomic_load_explicit(&pg->heap, memory_order_relaxed);
-  b->tag = (uintptr_t)b ^ ts_secret; /* free now, whichever list takes it */
+  b->tag = ts_tag(b); /* free now, whichever list takes it */
   if (TS_UNLIKELY(owner0 == NULL)) {
     if (ts_free_reclaim(pg, b, call)) return;
   } else if (!flush && ts_keep(ts_tls_heap, pg->cls, b, call)) {
@@ -255,7 +253,7 @@ static inline __attribute__((always_inline)) void ts_free_to(ts_page_t *pg, ts_b
 /* A block of a page that does not start at the block's own slice (classes above 8 KiB have pages of 2 or 4
  * slices), or a bad pointer: the full lookup through slice_page, then the same free or a report. */
 static TS_NOINLINE void ts_free_indirect(void *p, const char *call) {
-  uintptr_t tag = (uintptr_t)p ^ ts_secret;
+  uintptr_t tag = ts_tag(p);
   ts_page_t *pg = ts_page_lookup(p);
   if (ts_block_outside(pg, p)) ts_report_outside(p, call, "double free");
   ts_free_to(pg, p, tag, call);
@@ -270,7 +268,7 @@ static inline __attribute__((always_inline)) void ts_free_impl(void *p, const ch
     ts_free_outside(p, call);
     return;
   }
-  uintptr_t tag = (uintptr_t)p ^ ts_secret; /* loaded once: the stores below could alias ts_secret */
+  uintptr_t tag = ts_tag(p); /* loaded once: the stores below could alias ts_secret */
   ts_segment_t *seg = ts_segment_of(p);
   ts_page_t *pg = &seg->pages[((uintptr_t)p >> TS_SLICE_SHIFT) & (TS_SLICES - 1)];
   if (ts_block_outside(pg, p)) {
@@ -307,14 +305,14 @@ static void ts_kept_flush_class(ts_heap_t *h, size_t cls) {
   ts_block_t *b = first;
   for (uint32_t i = 0; i < n; i++, b = b->next) {
     if (!b) ts_fatal("corrupted list of kept blocks: shorter than its count");
-    if (b->tag != ((uintptr_t)b ^ ts_secret)) ts_report_tag(b, "free");
+    if (!ts_tagged(b)) ts_report_tag(b, "free");
     b->tag = 0;
   }
   b = first;
   for (uint32_t i = 0; i < n; i++) {
     ts_block_t *next = b->next;
     if (TS_UNLIKELY(ts_stats_on)) ts_stats_remote(-(int64_t)ts_cls_size[cls]);
-    ts_free_home(h, ts_page_lookup(b), b, (uintptr_t)b ^ ts_secret, true, "free");
+    ts_free_home(h, ts_page_lookup(b), b, ts_tag(b), true, "free");
     b = next;
   }
 }

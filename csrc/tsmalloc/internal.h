@@ -217,6 +217,9 @@ static inline void ts_unlock(ts_lock_t *l) { atomic_store_explicit(&l->v, 0, mem
 extern uintptr_t ts_arena_lo;   /* segment.c: reserved range for segments */
 extern size_t ts_arena_size;    /* segment.c */
 extern uintptr_t ts_secret;     /* init.c: random, for free tags */
+/* The tag a free block at p carries (free.c), and whether b carries it. */
+static inline uintptr_t ts_tag(const void *p) { return (uintptr_t)p ^ ts_secret; }
+static inline bool ts_tagged(const ts_block_t *b) { return b->tag == ts_tag(b); }
 /* page.c: what the fast path's pop does besides popping (ts_pop_hooked), one bit each. */
 #define TS_HOOK_STATS 1u /* TSMALLOC_STATS=1: count mallocs per class */
 #define TS_HOOK_BEAT 2u  /* pooled segments or cached large spans wait for their purge delay: count down to a tick */
@@ -314,7 +317,7 @@ _Noreturn void ts_report_tag(const void *b, const char *call); /* free.c: a free
 static inline __attribute__((always_inline)) void *ts_page_pop(ts_heap_t *h, ts_page_t *pg, size_t cls) {
   ts_block_t *b = pg->free;
   ts_block_t *next = b->next;
-  if (TS_UNLIKELY(b->tag != ((uintptr_t)b ^ ts_secret))) ts_report_tag(b, "malloc");
+  if (TS_UNLIKELY(!ts_tagged(b))) ts_report_tag(b, "malloc");
   pg->free = next;
   __builtin_prefetch(next, 1);
   pg->used++;
@@ -351,7 +354,7 @@ void ts_free(void *p);
 void ts_free_sized(void *p, size_t n, size_t align, const char *call);
 ts_page_t *ts_block_page(const void *p, const char *call, const char *freed_error); /* aborts on misuse */
 void ts_page_check_empty(const ts_page_t *pg); /* before an emptied page is given back: aborts on a double free */
-_Noreturn void ts_page_report_overfreed(const ts_page_t *pg, const void *b, const char *call);
+_Noreturn void ts_page_report_double_free(const ts_page_t *pg, const void *b, const char *call);
 void ts_free_block(void *p, const char *call);
 void ts_kept_flush(ts_heap_t *h);          /* the kept blocks back to their pages: thread exit, malloc_trim */
 size_t ts_kept_bytes(uint64_t *per_class); /* over every heap, racy: for statistics */

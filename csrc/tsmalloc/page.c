@@ -132,7 +132,7 @@ static void ts_page_extend(ts_page_t *pg) {
   if (want == 0) want = 1;
   if (n > want) n = want;
   uint8_t *p = pg->bump;
-  uintptr_t secret = ts_secret;
+  uintptr_t secret = ts_secret; /* loaded once: the tag stores below could alias it */
   for (size_t i = 0; i < n; i++) { /* free blocks, so tagged (free.c) */
     ts_block_t *b = (ts_block_t *)(p + i * bs);
     b->next = i + 1 < n ? (ts_block_t *)(p + (i + 1) * bs) : pg->free;
@@ -319,7 +319,7 @@ void ts_page_free_local_slow(ts_heap_t *h, ts_page_t *pg, const char *call) {
     ts_q_push_back(&h->queue[cls], pg);
     ts_sync_cur(h, cls);
   }
-  if (TS_UNLIKELY((int32_t)pg->used < 0)) ts_page_report_overfreed(pg, pg->free, call);
+  if (TS_UNLIKELY((int32_t)pg->used < 0)) ts_page_report_double_free(pg, pg->free, call);
   if (pg->used == 0 && (h->queue[cls].head != pg || cls >= TS_CLS_SOLO)) {
     ts_q_unlink(&h->queue[cls], pg);
     ts_sync_cur(h, cls);
